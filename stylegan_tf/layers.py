@@ -1,0 +1,291 @@
+"""Keras layers of the original StyleGAN (channels-last), with equalized learning rate.
+
+Weights are stored unscaled, exactly as in the original pickles (conv kernels HWIO, dense kernels
+[in, out]); the He/lrmul multiplier is applied at run time (SPEC §2). Every layer creates its weights
+in `build()` and returns all constructor arguments from `get_config()`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from stylegan_tf import ops
+
+_PACKAGE = "stylegan_tf"
+
+
+def weight_scaling(fan_in, gain, use_wscale, lrmul):
+    """(init_std, runtime_multiplier) of the original's `get_weight`."""
+    he_std = gain / np.sqrt(fan_in)
+    if use_wscale:
+        return float(1.0 / lrmul), float(he_std * lrmul)
+    return float(he_std / lrmul), float(lrmul)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class EqualizedDense(keras.layers.Layer):
+    """Fully-connected layer with equalized learning rate; flattens rank > 2 inputs.
+
+    Args:
+        units: output features.
+        gain: He-init gain (sqrt(2) for lrelu/relu layers, 1 for linear outputs).
+        use_wscale: scale weights at run time (equalized learning rate).
+        lrmul: learning-rate multiplier applied to the weight and the bias.
+        use_bias: add a bias (stored unscaled, effective value bias * lrmul).
+        activation: 'linear', 'lrelu' or 'relu', applied after the bias.
+    """
+
+    def __init__(self, units, gain=np.sqrt(2), use_wscale=True, lrmul=1.0, use_bias=True,
+                 activation="linear", **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.gain = float(gain)
+        self.use_wscale = bool(use_wscale)
+        self.lrmul = float(lrmul)
+        self.use_bias = bool(use_bias)
+        self.activation = activation
+        self._activation_fn = ops.activation_fn(activation)
+
+    def build(self, input_shape):
+        fan_in = int(np.prod(input_shape[1:]))
+        init_std, self.weight_multiplier = weight_scaling(fan_in, self.gain, self.use_wscale,
+                                                          self.lrmul)
+        self.weight = self.add_weight(
+            name="weight", shape=(fan_in, self.units),
+            initializer=keras.initializers.RandomNormal(stddev=init_std))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+
+    def call(self, x):
+        if len(x.shape) > 2:
+            x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+        x = tf.matmul(x, self.weight * self.weight_multiplier)
+        if self.use_bias:
+            x = x + self.bias * self.lrmul
+        return self._activation_fn(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "gain": self.gain,
+                "use_wscale": self.use_wscale, "lrmul": self.lrmul, "use_bias": self.use_bias,
+                "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class EqualizedConv2D(keras.layers.Layer):
+    """Square stride-1 SAME convolution with equalized learning rate, optionally with 2x resampling.
+
+    Args:
+        filters: output channels.
+        kernel_size: odd kernel size.
+        gain, use_wscale, lrmul: equalized learning rate (see `EqualizedDense`).
+        resample: None, 'up' (2x nearest upsampling before the conv) or 'down' (2x box
+            downsampling after it).
+        fused_scale: compute the resampling and the conv as one (transposed) stride-2 conv.
+            Same function, as in the original.
+        use_bias, activation: optional bias (lrmul-scaled) and nonlinearity after the conv.
+    """
+
+    def __init__(self, filters, kernel_size, gain=np.sqrt(2), use_wscale=True, lrmul=1.0,
+                 resample=None, fused_scale=False, use_bias=False, activation="linear",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size < 1 or kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
+        if resample not in (None, "up", "down"):
+            raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}.")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.gain = float(gain)
+        self.use_wscale = bool(use_wscale)
+        self.lrmul = float(lrmul)
+        self.resample = resample
+        self.fused_scale = bool(fused_scale)
+        self.use_bias = bool(use_bias)
+        self.activation = activation
+        self._activation_fn = ops.activation_fn(activation)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        fan_in = self.kernel_size * self.kernel_size * in_channels
+        init_std, self.weight_multiplier = weight_scaling(fan_in, self.gain, self.use_wscale,
+                                                          self.lrmul)
+        self.weight = self.add_weight(
+            name="weight", shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=init_std))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, x):
+        weight = self.weight * self.weight_multiplier
+        if self.resample == "up":
+            x = ops.upscale2d_conv2d(x, weight, self.fused_scale)
+        elif self.resample == "down":
+            x = ops.conv2d_downscale2d(x, weight, self.fused_scale)
+        else:
+            x = ops.conv2d(x, weight)
+        if self.use_bias:
+            x = x + self.bias * self.lrmul
+        return self._activation_fn(x)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "gain": self.gain, "use_wscale": self.use_wscale, "lrmul": self.lrmul,
+                "resample": self.resample, "fused_scale": self.fused_scale,
+                "use_bias": self.use_bias, "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Bias(keras.layers.Layer):
+    """Adds a per-channel bias (last axis), stored unscaled; effective value `bias * lrmul`."""
+
+    def __init__(self, lrmul=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.lrmul = float(lrmul)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(name="bias", shape=(int(input_shape[-1]),),
+                                    initializer="zeros")
+
+    def call(self, x):
+        return x + self.bias * self.lrmul
+
+    def get_config(self):
+        return {**super().get_config(), "lrmul": self.lrmul}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Blur2D(keras.layers.Layer):
+    """Depthwise low-pass filter (default [1,2,1] x [1,2,1] / 16) with SAME zero padding."""
+
+    def __init__(self, blur_filter=(1, 2, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.blur_filter = [float(v) for v in np.asarray(blur_filter).ravel()] \
+            if np.asarray(blur_filter).ndim == 1 else np.asarray(blur_filter).tolist()
+
+    def call(self, x):
+        return ops.blur2d(x, self.blur_filter)
+
+    def get_config(self):
+        return {**super().get_config(), "blur_filter": self.blur_filter}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NoiseInjection(keras.layers.Layer):
+    """Adds single-channel noise scaled by a learned per-channel strength (original `Noise/weight`).
+
+    Call with the features [NHWC] and the noise [N or 1, H, W, 1].
+    """
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(name="weight", shape=(int(input_shape[-1]),),
+                                      initializer="zeros")
+
+    def call(self, x, noise):
+        return x + noise * self.weight
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StyleModulation(keras.layers.Layer):
+    """AdaIN style: `x * (scale + 1) + shift`, scale and shift from an affine map of w.
+
+    The affine output is [scale (C), shift (C)], the original's `StyleMod` layout.
+    Call with the features [NHWC] and the dlatent [N, dlatent_size].
+    """
+
+    def __init__(self, use_wscale=True, **kwargs):
+        super().__init__(**kwargs)
+        self.use_wscale = bool(use_wscale)
+
+    def build(self, input_shape, dlatent_shape=None):
+        self.channels = int(input_shape[-1])
+        self.affine = EqualizedDense(2 * self.channels, gain=1.0, use_wscale=self.use_wscale,
+                                     name="affine")
+        if dlatent_shape is not None:
+            self.affine.build(dlatent_shape)
+
+    def call(self, x, dlatent):
+        style = self.affine(dlatent)                                   # [N, 2C]
+        scale = style[:, tf.newaxis, tf.newaxis, :self.channels]
+        shift = style[:, tf.newaxis, tf.newaxis, self.channels:]
+        return x * (scale + 1.0) + shift
+
+    def get_config(self):
+        return {**super().get_config(), "use_wscale": self.use_wscale}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LayerEpilogue(keras.layers.Layer):
+    """What follows every synthesis conv, in the original's order:
+    noise -> bias -> nonlinearity -> pixel norm -> instance norm -> style modulation.
+
+    Args:
+        use_noise, use_pixel_norm, use_instance_norm, use_styles: the G_synthesis switches.
+        nonlinearity: 'lrelu' or 'relu'.
+        use_wscale: equalized learning rate for the style affine map.
+    """
+
+    def __init__(self, use_noise=True, use_pixel_norm=False, use_instance_norm=True,
+                 use_styles=True, nonlinearity="lrelu", use_wscale=True, **kwargs):
+        super().__init__(**kwargs)
+        self.use_noise = bool(use_noise)
+        self.use_pixel_norm = bool(use_pixel_norm)
+        self.use_instance_norm = bool(use_instance_norm)
+        self.use_styles = bool(use_styles)
+        self.nonlinearity = nonlinearity
+        self.use_wscale = bool(use_wscale)
+        self._activation_fn = ops.activation_fn(nonlinearity)
+        self.noise = NoiseInjection(name="noise") if self.use_noise else None
+        self.bias = Bias(name="bias")
+        self.style = StyleModulation(use_wscale=use_wscale, name="style") \
+            if self.use_styles else None
+
+    def build(self, input_shape, dlatent_shape=None):
+        if self.noise is not None:
+            self.noise.build(input_shape)
+        self.bias.build(input_shape)
+        if self.style is not None:
+            self.style.build(input_shape, dlatent_shape)
+
+    def call(self, x, dlatent=None, noise=None):
+        if self.noise is not None:
+            x = self.noise(x, noise)
+        x = self.bias(x)
+        x = self._activation_fn(x)
+        if self.use_pixel_norm:
+            x = ops.pixel_norm(x)
+        if self.use_instance_norm:
+            x = ops.instance_norm(x)
+        if self.style is not None:
+            x = self.style(x, dlatent)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "use_noise": self.use_noise,
+                "use_pixel_norm": self.use_pixel_norm,
+                "use_instance_norm": self.use_instance_norm, "use_styles": self.use_styles,
+                "nonlinearity": self.nonlinearity, "use_wscale": self.use_wscale}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MinibatchStddev(keras.layers.Layer):
+    """Appends the minibatch standard deviation feature(s) as the last channel(s).
+
+    Args:
+        group_size: samples per group (min(group_size, N) is used; N must be divisible by it).
+        num_new_features: channel groups, one feature each.
+    """
+
+    def __init__(self, group_size=4, num_new_features=1, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+        self.num_new_features = int(num_new_features)
+
+    def call(self, x):
+        return ops.minibatch_stddev(x, self.group_size, self.num_new_features)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.num_new_features)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size,
+                "num_new_features": self.num_new_features}

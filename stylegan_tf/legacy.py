@@ -1,0 +1,365 @@
+"""The original release's pickled networks (`karras2019stylegan-*.pkl`, training snapshots).
+
+A pickle holds `(G, D, Gs)`, each a `dnnlib.tflib.network.Network` whose state names its build
+function, its `static_kwargs`, its components and its own variables (SPEC §4.2). Loading never
+executes anything from the file: the unpickler constructs only an allow-listed handful of globals
+(NumPy array reconstruction and a plain stand-in for `Network`), the architecture is rebuilt from
+`build_func_name` + `static_kwargs`, and every variable is assigned by its original name.
+
+`save_networks` writes the same format (without `build_module_src` code), so our snapshots load
+here exactly like the original pickles.
+"""
+
+import io
+import os
+import pickle
+import re
+import tempfile
+
+import numpy as np
+
+from stylegan_tf import networks
+
+
+class LegacyPickleError(ValueError):
+    """A file that is not a loadable original StyleGAN network pickle."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Restricted unpickling.
+
+class NetworkState:
+    """Stand-in for `dnnlib.tflib.network.Network`: keeps the pickled state dict, runs nothing."""
+
+    def __init__(self, state=None):
+        self.state = state
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __getstate__(self):
+        return self.state
+
+    def __repr__(self):
+        state = self.state or {}
+        return f"NetworkState({state.get('name')!r}, {state.get('build_func_name')!r})"
+
+
+class _EasyDict(dict):
+    """Stand-in for `dnnlib.util.EasyDict` (a dict with attribute access)."""
+
+
+def _numpy_global(module, name):
+    import numpy  # noqa: F401  (numpy.core is an alias of numpy._core on NumPy 2)
+    core = getattr(np, "_core", None) or np.core
+    table = {
+        "multiarray._reconstruct": core.multiarray._reconstruct,
+        "multiarray.scalar": core.multiarray.scalar,
+        "numeric._frombuffer": getattr(core.numeric, "_frombuffer", None),
+    }
+    submodule = module.split(".", 2)[-1]
+    return table.get(f"{submodule}.{name}")
+
+
+_ALLOWED_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray",
+                          "numpy.core.numeric", "numpy._core.numeric")
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Constructs only what an original network pickle needs; refuses every other global."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("dnnlib.tflib.network", "Network"):
+            return NetworkState
+        if (module, name) == ("dnnlib.util", "EasyDict"):
+            return _EasyDict
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if (module, name) == ("numpy", "dtype"):
+            return np.dtype
+        if module in _ALLOWED_NUMPY_MODULES:
+            found = _numpy_global(module, name)
+            if found is not None:
+                return found
+        if module.split(".")[0] in ("torch", "torch_utils"):
+            raise LegacyPickleError(
+                f"this is a PyTorch pickle (it references {module}.{name}), e.g. from "
+                "StyleGAN2-ADA or StyleGAN3; stylegan-tf loads the original TF StyleGAN only.")
+        raise LegacyPickleError(
+            f"refusing to load {module}.{name}: the file asks to construct an object that no "
+            "StyleGAN network pickle contains (loading never runs code from a pickle).")
+
+
+def read_pickle(path):
+    """Unpickles `path` with the restricted unpickler; clear errors for anything else."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise LegacyPickleError(f"{path}: cannot read ({error.strerror or error}).") from error
+    if not data:
+        raise LegacyPickleError(f"{path}: the file is empty.")
+    if data[:1] != b"\x80":
+        raise LegacyPickleError(f"{path}: not a pickle file (it does not start with a pickle "
+                                "protocol header).")
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except LegacyPickleError as error:
+        raise LegacyPickleError(f"{path}: {error}") from None
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError) as error:
+        raise LegacyPickleError(f"{path}: truncated or corrupt pickle ({type(error).__name__}: "
+                                f"{error}).") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Original-name <-> Keras layouts. Conv and dense kernels keep their shapes; the few tensors the
+# original stores in NCHW order are converted here and nowhere else.
+
+def _nchw_to_nhwc(value):
+    return np.transpose(value, [0, 2, 3, 1])
+
+
+def _nhwc_to_nchw(value):
+    return np.transpose(value, [0, 3, 1, 2])
+
+
+def _chw_rows_to_hwc(value, channels):
+    """Dense rows ordered (c, h, w) of a [C, 4, 4] input -> ordered (h, w, c)."""
+    out = value.shape[1]
+    return value.reshape(channels, 4, 4, out).transpose(1, 2, 0, 3).reshape(-1, out)
+
+
+def _hwc_rows_to_chw(value, channels):
+    out = value.shape[1]
+    return value.reshape(4, 4, channels, out).transpose(2, 0, 1, 3).reshape(-1, out)
+
+
+def _chw_cols_to_hwc(value, channels):
+    return _chw_rows_to_hwc(value.T, channels).T
+
+
+def _hwc_cols_to_chw(value, channels):
+    return _hwc_rows_to_chw(value.T, channels).T
+
+
+def _is_nchw_image(name):
+    """Noise buffers and the learned constant are stored [1, C, H, W] by the original."""
+    return bool(re.fullmatch(r"(G_synthesis/)?noise\d+", name)) or name.endswith("4x4/Const/const")
+
+
+def _layout_converters(name, keras_shape):
+    """(original -> Keras, Keras -> original) array converters for one variable name."""
+    if _is_nchw_image(name):
+        return _nchw_to_nhwc, _nhwc_to_nchw
+    if name == "4x4/Dense0/weight":  # D: its input is the flattened NCHW 4x4 features
+        channels = keras_shape[0] // 16
+        return (lambda v: _chw_rows_to_hwc(v, channels), lambda v: _hwc_rows_to_chw(v, channels))
+    if name.endswith("4x4/Dense/weight"):  # G without const input: output reshaped as NCHW
+        channels = keras_shape[1] // 16
+        return (lambda v: _chw_cols_to_hwc(v, channels), lambda v: _hwc_cols_to_chw(v, channels))
+    return (lambda value: value, lambda value: value)
+
+
+def original_shape(name, keras_shape):
+    """The shape the original stores for a variable of the given Keras shape."""
+    if _is_nchw_image(name):
+        return (keras_shape[0], keras_shape[3], keras_shape[1], keras_shape[2])
+    return tuple(keras_shape)
+
+
+def to_keras_layout(name, value, keras_shape):
+    """Converts an array stored by the original under `name` to the Keras variable's layout."""
+    return _layout_converters(name, keras_shape)[0](np.asarray(value))
+
+
+def to_original_layout(name, value):
+    """Converts a Keras variable's value (or gradient) to the original's layout for `name`."""
+    value = np.asarray(value)
+    return _layout_converters(name, value.shape)[1](value)
+
+
+def original_variables(net):
+    """{original variable name: Keras variable} of a G/Gs, D, mapping or synthesis network.
+
+    Names are the original `Network.vars` names, e.g. `G_mapping/Dense0/weight`,
+    `G_synthesis/noise0`, `dlatent_avg`, `lod` for G; `FromRGB_lod0/weight` for D. G's own
+    `lod` and `G_synthesis/lod` name the same variable.
+    """
+    return net.original_variables()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading.
+
+_STYLEGAN2_FUNCS = ("G_main", "D_stylegan2", "G_synthesis_stylegan2", "G_synthesis_stylegan_revised",
+                    "G_mapping_stylegan2")
+_PROGAN_FUNCS = ("G_paper", "D_paper")
+_BUILDERS = {"G_style": networks.Generator, "D_basic": networks.Discriminator}
+
+
+def _check_network_state(obj, what, path):
+    if not isinstance(obj, NetworkState) or not isinstance(obj.state, dict):
+        raise LegacyPickleError(f"{path}: {what} is not a dnnlib.tflib.network.Network "
+                                f"(found {type(obj).__name__}).")
+    state = obj.state
+    missing = [key for key in ("name", "static_kwargs", "build_func_name", "variables")
+               if key not in state]
+    if missing:
+        raise LegacyPickleError(f"{path}: {what} lacks {', '.join(missing)} in its state.")
+    if state.get("version") not in (2, 3):
+        raise LegacyPickleError(f"{path}: {what} has network state version "
+                                f"{state.get('version')!r}; versions 2 and 3 are supported.")
+    func = state["build_func_name"]
+    if func in _STYLEGAN2_FUNCS or "stylegan2" in func.lower():
+        raise LegacyPickleError(f"{path}: {what} is a StyleGAN2 (or later) network "
+                                f"(build function {func}); stylegan-tf loads the original "
+                                "StyleGAN (G_style / D_basic) only.")
+    if func in _PROGAN_FUNCS:
+        raise LegacyPickleError(f"{path}: {what} is a Progressive GAN network (build function "
+                                f"{func}); stylegan-tf loads StyleGAN networks (G_style / "
+                                "D_basic) only.")
+    if func not in _BUILDERS:
+        raise LegacyPickleError(f"{path}: {what} has unknown build function {func!r}; "
+                                f"expected one of {', '.join(_BUILDERS)}.")
+    return state
+
+
+def _flatten_state_variables(state, prefix=""):
+    """[(full original name, value)] of a network and its components, as `Network.vars`."""
+    items = [(prefix + name, value) for name, value in state["variables"]]
+    for component_name, component in (state.get("components") or {}).items():
+        if not isinstance(component, NetworkState):
+            raise LegacyPickleError(f"component {component_name!r} is not a Network.")
+        items += _flatten_state_variables(component.state, prefix + component.state["name"] + "/")
+    return items
+
+
+def network_from_state(obj, what="network", path="<pickle>"):
+    """Builds the Keras network described by one unpickled `NetworkState` and assigns its
+    variables; every stored variable must be used and every Keras variable assigned."""
+    state = _check_network_state(obj, what, path)
+    builder = _BUILDERS[state["build_func_name"]]
+    try:
+        net = builder(name=state["name"], **dict(state["static_kwargs"]))
+    except ValueError as error:
+        raise LegacyPickleError(f"{path}: {what}: {error}") from None
+    targets = original_variables(net)
+    stored = _flatten_state_variables(state)
+    unused = [name for name, _ in stored if name not in targets]
+    if unused:
+        raise LegacyPickleError(f"{path}: {what} stores variables that the rebuilt network does "
+                                f"not have: {', '.join(unused[:8])}"
+                                f"{' ...' if len(unused) > 8 else ''}.")
+    assigned = set()
+    # G's own 'lod' comes last in priority: it is the value the original feeds to the synthesis.
+    stored.sort(key=lambda item: item[0] == "lod")
+    for name, value in stored:
+        variable = targets[name]
+        value = np.asarray(value, dtype=np.float32)
+        expected = original_shape(name, tuple(variable.shape))
+        if tuple(value.shape) != expected:
+            raise LegacyPickleError(f"{path}: {what} variable {name} has shape "
+                                    f"{list(value.shape)}, but the network built from its "
+                                    f"static_kwargs expects {list(expected)}.")
+        variable.assign(to_keras_layout(name, value, tuple(variable.shape)))
+        assigned.add(name)
+    unassigned = [name for name in targets if name not in assigned]
+    if unassigned:
+        raise LegacyPickleError(f"{path}: {what} does not store {', '.join(unassigned[:8])}"
+                                f"{' ...' if len(unassigned) > 8 else ''}.")
+    return net
+
+
+def load_networks(path):
+    """Loads `(G, D, Gs)` from an original StyleGAN pickle or one of our snapshots.
+
+    Raises LegacyPickleError (a ValueError) with a clear message for anything else.
+    """
+    data = read_pickle(path)
+    if not (isinstance(data, tuple) and len(data) >= 3):
+        raise LegacyPickleError(f"{os.fspath(path)}: expected a tuple (G, D, Gs), found "
+                                f"{type(data).__name__}.")
+    return tuple(network_from_state(obj, what, os.fspath(path))
+                 for obj, what in zip(data[:3], ("G", "D", "Gs")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving in the original format.
+
+_MISSING_SOURCE = "# stylegan-tf: build_module_src is not stored; rebuild from build_func_name.\n"
+
+
+def _own_state(net, name, func_name, static_kwargs, variables, components=None):
+    return NetworkState({
+        "version": 3, "name": name, "static_kwargs": dict(static_kwargs),
+        "components": dict(components or {}), "build_module_src": _MISSING_SOURCE,
+        "build_func_name": func_name, "variables": variables})
+
+
+def _stored_value(name, variable):
+    value = to_original_layout(name, np.asarray(variable, dtype=np.float32))
+    return np.float32(value) if value.ndim == 0 else value
+
+
+def network_to_state(net):
+    """The original `Network.__getstate__` dict (as a `NetworkState`) of a Generator or
+    Discriminator."""
+    own = lambda names: [(n, _stored_value(n, v)) for n, v in names]  # noqa: E731
+    if isinstance(net, networks.Discriminator):
+        return _own_state(net, net.name, "D_basic", net.static_kwargs,
+                          own(net.original_variables().items()))
+    if not isinstance(net, networks.Generator):
+        raise TypeError(f"expected a Generator or Discriminator, got {type(net).__name__}.")
+    components = {}
+    for key, component, func in (("synthesis", net.synthesis, "G_synthesis"),
+                                 ("mapping", net.mapping, "G_mapping")):
+        components[key] = _own_state(component, component.name, func, component.static_kwargs,
+                                     own(component.original_variables().items()))
+    components["mapping"].state["static_kwargs"]["dlatent_broadcast"] = net.num_layers
+    own_vars = [("lod", net.lod), ("dlatent_avg", net.dlatent_avg)]
+    return _own_state(net, net.name, "G_style", net.static_kwargs, own(own_vars), components)
+
+
+class _OriginalFormatPickler(pickle._Pickler):
+    """Writes `NetworkState` as `dnnlib.tflib.network.Network` and NumPy's reconstruction
+    functions under their `numpy.core` names, so the original code can read the file too."""
+
+    def save_global(self, obj, name=None):
+        if obj is NetworkState:
+            module, name = "dnnlib.tflib.network", "Network"
+        else:
+            module = getattr(obj, "__module__", "") or ""
+            if module.startswith("numpy._core"):
+                module = module.replace("numpy._core", "numpy.core", 1)
+            else:
+                return super().save_global(obj, name)
+            name = name or obj.__qualname__
+        self.save(module)
+        self.save(name)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
+
+
+def dump_networks(file, G, D, Gs):
+    """Pickles `(G, D, Gs)` in the original format into an open binary file."""
+    states = tuple(network_to_state(net) for net in (G, D, Gs))
+    _OriginalFormatPickler(file, protocol=4).dump(states)
+
+
+def save_networks(path, G, D, Gs):
+    """Writes `(G, D, Gs)` as an original-format pickle at `path`, atomically."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".pkl", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            dump_networks(file, G, D, Gs)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise

@@ -1,0 +1,644 @@
+"""The StyleGAN networks as Keras models: mapping, synthesis, the G wrapper and the discriminator.
+
+They take the keyword arguments of the original build functions (`G_mapping`, `G_synthesis`,
+`G_style`, `D_basic`) with the same meaning and defaults (SPEC §1, §3). One model holds every
+resolution; the `lod` variable selects and blends the progressive-growing levels.
+
+`original_variables()` of each network lists its Keras variables under their original names
+(`G_mapping/Dense0/weight`, `G_synthesis/4x4/Const/const`, `FromRGB_lod0/weight`, ...): the one
+mapping used by the pickle loader, the snapshot writer and the tests.
+"""
+
+import collections
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from stylegan_tf import layers, ops
+
+_PACKAGE = "stylegan_tf"
+
+# Keyword arguments of the original build functions and their defaults.
+MAPPING_DEFAULTS = dict(
+    latent_size=512, label_size=0, dlatent_size=512, dlatent_broadcast=None, mapping_layers=8,
+    mapping_fmaps=512, mapping_lrmul=0.01, mapping_nonlinearity="lrelu", use_wscale=True,
+    normalize_latents=True, dtype="float32")
+SYNTHESIS_DEFAULTS = dict(
+    dlatent_size=512, num_channels=3, resolution=1024, fmap_base=8192, fmap_decay=1.0,
+    fmap_max=512, use_styles=True, const_input_layer=True, use_noise=True, randomize_noise=True,
+    nonlinearity="lrelu", use_wscale=True, use_pixel_norm=False, use_instance_norm=True,
+    dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
+    is_template_graph=False, force_clean_graph=False)
+G_STYLE_DEFAULTS = dict(
+    truncation_psi=0.7, truncation_cutoff=8, truncation_psi_val=None, truncation_cutoff_val=None,
+    dlatent_avg_beta=0.995, style_mixing_prob=0.9, is_training=False, is_validation=False,
+    is_template_graph=False, components=None)
+D_BASIC_DEFAULTS = dict(
+    num_channels=1, resolution=32, label_size=0, fmap_base=8192, fmap_decay=1.0, fmap_max=512,
+    nonlinearity="lrelu", use_wscale=True, mbstd_group_size=4, mbstd_num_features=1,
+    dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
+    is_template_graph=False)
+
+# G_style passes all its kwargs on to both components, which ignore what is not theirs.
+GENERATOR_KWARGS = frozenset(MAPPING_DEFAULTS) | frozenset(SYNTHESIS_DEFAULTS) | frozenset(
+    G_STYLE_DEFAULTS)
+STRUCTURES = ("auto", "fixed", "linear", "recursive")
+
+_UNSET = object()  # "use the network's configured value" for call arguments
+
+
+def _resolve_kwargs(kwargs, defaults, accepted, network):
+    """Defaults overridden by `kwargs`; a ValueError names any keyword no original function takes."""
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"{network}: unknown keyword argument(s) {', '.join(unknown)}. "
+                         f"Accepted: {', '.join(sorted(accepted))}.")
+    config = {**defaults, **{k: v for k, v in kwargs.items() if k in defaults}}
+    if config.get("dtype", "float32") != "float32":
+        raise ValueError(f"{network}: dtype={config['dtype']!r} is not supported; "
+                         "stylegan-tf computes in float32.")
+    if config.get("structure", "auto") not in STRUCTURES:
+        raise ValueError(f"{network}: structure must be one of {STRUCTURES}, "
+                         f"got {config['structure']!r}.")
+    return config
+
+
+def _fmaps(fmap_base, fmap_decay, fmap_max):
+    """The original's `nf(stage)`: feature maps of a stage."""
+    return lambda stage: min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
+
+
+def _use_fused_scale(fused_scale, resolution):
+    """'auto' fuses the resampling conv at (input or output) resolutions >= 128."""
+    if fused_scale == "auto":
+        return resolution >= 128
+    if fused_scale not in (True, False):
+        raise ValueError(f"fused_scale must be True, False or 'auto', got {fused_scale!r}.")
+    return fused_scale
+
+
+def _as_float_tensor(value, what):
+    if value is None:
+        raise ValueError(f"{what} is required.")
+    return tf.cast(tf.convert_to_tensor(value), tf.float32)
+
+
+class _StyleGANModel(keras.Model):
+    """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
+
+    def __init__(self, name, static_kwargs):
+        super().__init__(name=name)
+        self.static_kwargs = dict(static_kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "static_kwargs": dict(self.static_kwargs)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(name=config["name"], **config["static_kwargs"])
+
+    def original_variables(self):
+        """OrderedDict {original variable name: Keras variable}, in the original creation order."""
+        return collections.OrderedDict(self._original_variable_list())
+
+    def clone(self, name=None):
+        """A new network of the same configuration holding copies of every variable."""
+        config = self.get_config()
+        if name is not None:
+            config["name"] = name
+        copy = type(self).from_config(config)
+        for target, source in zip(copy.weights, self.weights):
+            target.assign(source)
+        return copy
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Mapping(_StyleGANModel):
+    """Mapping network `G_mapping`: z (and labels) -> w, optionally broadcast to every layer.
+
+    Call: `mapping(latents [N, latent_size], labels [N, label_size] or None)` ->
+    `[N, dlatent_broadcast, dlatent_size]` (or `[N, dlatent_size]` without broadcast).
+    """
+
+    def __init__(self, name="G_mapping", **kwargs):
+        super().__init__(name, kwargs)
+        config = _resolve_kwargs(kwargs, MAPPING_DEFAULTS,
+                                 GENERATOR_KWARGS | {"dlatent_broadcast"}, "G_mapping")
+        self.latent_size = int(config["latent_size"])
+        self.label_size = int(config["label_size"])
+        self.dlatent_size = int(config["dlatent_size"])
+        self.dlatent_broadcast = config["dlatent_broadcast"]
+        self.normalize_latents = bool(config["normalize_latents"])
+        num_layers = int(config["mapping_layers"])
+        self.dense_layers = [
+            layers.EqualizedDense(
+                self.dlatent_size if index == num_layers - 1 else int(config["mapping_fmaps"]),
+                gain=np.sqrt(2), use_wscale=config["use_wscale"], lrmul=config["mapping_lrmul"],
+                activation=config["mapping_nonlinearity"], name=f"Dense{index}")
+            for index in range(num_layers)]
+        self.build((None, self.latent_size))
+
+    def build(self, input_shape):
+        if self.label_size:
+            # Label embedding: plain N(0, 1) init, no equalized learning rate.
+            self.label_embedding = self.add_weight(
+                name="label_embedding", shape=(self.label_size, self.latent_size),
+                initializer=keras.initializers.RandomNormal(stddev=1.0))
+        features = self.latent_size * (2 if self.label_size else 1)
+        for dense in self.dense_layers:
+            dense.build((None, features))
+            features = dense.units
+        self.built = True
+
+    def call(self, latents, labels=None):
+        x = _as_float_tensor(latents, "latents")
+        if self.label_size:
+            labels = _as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            x = tf.concat([x, tf.matmul(labels, self.label_embedding)], axis=1)
+        if self.normalize_latents:
+            x = ops.pixel_norm(x)
+        for dense in self.dense_layers:
+            x = dense(x)
+        if self.dlatent_broadcast is not None:
+            x = tf.tile(x[:, tf.newaxis], [1, self.dlatent_broadcast, 1])
+        return x
+
+    def _original_variable_list(self):
+        if self.label_size:
+            yield "LabelConcat/weight", self.label_embedding
+        for dense in self.dense_layers:
+            yield f"{dense.name}/weight", dense.weight
+            yield f"{dense.name}/bias", dense.bias
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Synthesis(_StyleGANModel):
+    """Synthesis network `G_synthesis`: w per layer -> image [N, R, R, C] (NHWC).
+
+    Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None,
+    structure=None)`; None means the configured value (`randomize_noise=True`, 'auto' = the
+    original's recursive structure, which computes only the resolutions `lod` needs).
+    """
+
+    def __init__(self, name="G_synthesis", **kwargs):
+        super().__init__(name, kwargs)
+        config = _resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, "G_synthesis")
+        self.resolution = int(config["resolution"])
+        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
+        self.num_channels = int(config["num_channels"])
+        self.dlatent_size = int(config["dlatent_size"])
+        self.num_layers = 2 * self.resolution_log2 - 2
+        self.use_styles = bool(config["use_styles"])
+        self.num_styles = self.num_layers if self.use_styles else 1
+        self.const_input_layer = bool(config["const_input_layer"])
+        self.use_noise = bool(config["use_noise"])
+        self.randomize_noise = bool(config["randomize_noise"])
+        self.structure = config["structure"]
+        nf = _fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
+        self.nf = nf
+        gain = np.sqrt(2)
+        use_wscale = config["use_wscale"]
+
+        def epilogue(scope):
+            return layers.LayerEpilogue(
+                use_noise=self.use_noise, use_pixel_norm=config["use_pixel_norm"],
+                use_instance_norm=config["use_instance_norm"], use_styles=self.use_styles,
+                nonlinearity=config["nonlinearity"], use_wscale=use_wscale,
+                name=scope.replace("/", "_"))
+
+        # Layer i runs at 2**(i // 2 + 2); its original variable scope names its epilogue.
+        self.layer_scopes = ["4x4/Const" if self.const_input_layer else "4x4/Dense", "4x4/Conv"]
+        for res in range(3, self.resolution_log2 + 1):
+            self.layer_scopes += [f"{2**res}x{2**res}/Conv0_up", f"{2**res}x{2**res}/Conv1"]
+        self.epilogues = [epilogue(scope) for scope in self.layer_scopes]
+        self.layer_channels = [nf(index // 2 + 1) for index in range(self.num_layers)]
+
+        if not self.const_input_layer:
+            # Gain sqrt(2)/4 as in the original (matches the Progressive GAN's first layer).
+            self.input_dense = layers.EqualizedDense(nf(1) * 16, gain=gain / 4,
+                                                     use_wscale=use_wscale, use_bias=False,
+                                                     name="4x4_Dense")
+        self.input_conv = layers.EqualizedConv2D(nf(1), 3, gain=gain, use_wscale=use_wscale,
+                                                 name="4x4_Conv")
+        self.up_convs, self.convs = [], []
+        for res in range(3, self.resolution_log2 + 1):
+            self.up_convs.append(layers.EqualizedConv2D(
+                nf(res - 1), 3, gain=gain, use_wscale=use_wscale, resample="up",
+                fused_scale=_use_fused_scale(config["fused_scale"], 2**res),
+                name=f"{2**res}x{2**res}_Conv0_up"))
+            self.convs.append(layers.EqualizedConv2D(
+                nf(res - 1), 3, gain=gain, use_wscale=use_wscale, name=f"{2**res}x{2**res}_Conv1"))
+        self.blur = layers.Blur2D(config["blur_filter"], name="blur") \
+            if config["blur_filter"] else None
+        self.to_rgbs = [
+            layers.EqualizedConv2D(self.num_channels, 1, gain=1.0, use_wscale=use_wscale,
+                                   use_bias=True, name=f"ToRGB_lod{self.resolution_log2 - res}")
+            for res in range(2, self.resolution_log2 + 1)]
+        self.build((None, self.num_styles, self.dlatent_size))
+
+    def build(self, input_shape):
+        self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
+                                   aggregation="only_first_replica")
+        self.noise_buffers = []
+        if self.use_noise:
+            for index in range(self.num_layers):
+                size = 2 ** (index // 2 + 2)
+                self.noise_buffers.append(self.add_weight(
+                    name=f"noise{index}", shape=(1, size, size, 1), trainable=False,
+                    initializer=keras.initializers.RandomNormal(stddev=1.0)))
+        nf1 = self.nf(1)
+        if self.const_input_layer:
+            self.const = self.add_weight(name="const", shape=(1, 4, 4, nf1), initializer="ones")
+        else:
+            self.input_dense.build((None, self.dlatent_size))
+        dlatent_shape = (None, self.dlatent_size)
+        for index, epilogue in enumerate(self.epilogues):
+            size = 2 ** (index // 2 + 2)
+            epilogue.build((None, size, size, self.layer_channels[index]), dlatent_shape)
+        self.input_conv.build((None, 4, 4, nf1))
+        for block, (up_conv, conv) in enumerate(zip(self.up_convs, self.convs)):
+            size = 2 ** (block + 3)
+            up_conv.build((None, size // 2, size // 2, self.layer_channels[2 * block + 1]))
+            conv.build((None, size, size, up_conv.filters))
+        for level, to_rgb in enumerate(self.to_rgbs):
+            size = 2 ** (level + 2)
+            to_rgb.build((None, size, size, self.layer_channels[2 * level + 1]))
+        self.built = True
+
+    def call(self, dlatents, randomize_noise=None, structure=None):
+        dlatents = _as_float_tensor(dlatents, "dlatents")
+        randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
+        structure = structure or self.structure
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
+        batch = tf.shape(dlatents)[0]
+        lod_in = tf.convert_to_tensor(self.lod)
+        log2r = self.resolution_log2
+
+        def epilogue(index, x):
+            noise = None
+            if self.use_noise:
+                size = 2 ** (index // 2 + 2)
+                noise = tf.random.normal([batch, size, size, 1]) if randomize_noise \
+                    else self.noise_buffers[index]
+            style = dlatents[:, index] if self.use_styles else None
+            return self.epilogues[index](x, style, noise)
+
+        def block(res, x):  # res = 3..log2r
+            x = self.up_convs[res - 3](x)
+            if self.blur is not None:
+                x = self.blur(x)
+            x = epilogue(2 * res - 4, x)
+            return epilogue(2 * res - 3, self.convs[res - 3](x))
+
+        def to_rgb(res, x):  # res = 2..log2r
+            return self.to_rgbs[res - 2](x)
+
+        if self.const_input_layer:
+            x = tf.tile(self.const, [batch, 1, 1, 1])
+        else:
+            x = tf.reshape(self.input_dense(dlatents[:, 0]), [-1, 4, 4, self.nf(1)])
+        x = epilogue(0, x)
+        x = epilogue(1, self.input_conv(x))
+
+        if structure == "fixed":
+            for res in range(3, log2r + 1):
+                x = block(res, x)
+            return to_rgb(log2r, x)
+
+        if structure == "linear":
+            images = to_rgb(2, x)
+            for res in range(3, log2r + 1):
+                x = block(res, x)
+                images = ops.lerp_clip(to_rgb(res, x), ops.upscale2d(images),
+                                       lod_in - (log2r - res))
+            return images
+
+        # Recursive: only the levels that the current lod blends are computed.
+        def grow(x, res, lod):
+            y = block(res, x)
+
+            def plain():
+                return ops.upscale2d(to_rgb(res, y), 2**lod)
+
+            def faded():
+                return ops.upscale2d(ops.lerp(to_rgb(res, y), ops.upscale2d(to_rgb(res - 1, x)),
+                                              lod_in - lod), 2**lod)
+
+            def this_level():
+                return tf.cond(lod_in > lod, faded, plain)
+
+            if lod > 0:
+                return tf.cond(lod_in < lod, lambda: grow(y, res + 1, lod - 1), this_level)
+            return this_level()
+
+        if log2r == 2:
+            return to_rgb(2, x)
+        return grow(x, 3, log2r - 3)
+
+    def _original_variable_list(self):
+        yield "lod", self.lod
+        for index, buffer in enumerate(self.noise_buffers):
+            yield f"noise{index}", buffer
+        for index, (scope, epilogue) in enumerate(zip(self.layer_scopes, self.epilogues)):
+            if index == 0:
+                yield from ([("4x4/Const/const", self.const)] if self.const_input_layer
+                            else [("4x4/Dense/weight", self.input_dense.weight)])
+            elif index == 1:
+                yield f"{scope}/weight", self.input_conv.weight
+            else:
+                conv = (self.up_convs if index % 2 == 0 else self.convs)[(index - 2) // 2]
+                yield f"{scope}/weight", conv.weight
+            if epilogue.noise is not None:
+                yield f"{scope}/Noise/weight", epilogue.noise.weight
+            yield f"{scope}/bias", epilogue.bias.bias
+            if epilogue.style is not None:
+                yield f"{scope}/StyleMod/weight", epilogue.style.affine.weight
+                yield f"{scope}/StyleMod/bias", epilogue.style.affine.bias
+            if index % 2 == 1:  # a resolution's ToRGB follows its last layer
+                to_rgb = self.to_rgbs[index // 2]
+                yield f"{to_rgb.name}/weight", to_rgb.weight
+                yield f"{to_rgb.name}/bias", to_rgb.bias
+
+
+def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutoff_val,
+                         avg_beta, mixing_prob):
+    """The original G_style's resolution of its flags (SPEC §1.1)."""
+    if is_training and is_validation:
+        raise ValueError("is_training and is_validation are mutually exclusive.")
+    if is_validation:
+        psi, cutoff = psi_val, cutoff_val
+    is_number = lambda value: value is not None and not tf.is_tensor(value)  # noqa: E731
+    if is_training or (is_number(psi) and psi == 1):
+        psi = None
+    if is_training or (is_number(cutoff) and cutoff <= 0):
+        cutoff = None
+    if not is_training or (is_number(avg_beta) and avg_beta == 1):
+        avg_beta = None
+    if not is_training or (is_number(mixing_prob) and mixing_prob <= 0):
+        mixing_prob = None
+    return psi, cutoff, avg_beta, mixing_prob
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Generator(_StyleGANModel):
+    """The style-based generator `G_style`: mapping + truncation/mixing + synthesis.
+
+    Keyword arguments are those of the original `G_style` and its components, e.g.
+    `Generator(resolution=1024, num_channels=3, label_size=0)` is the FFHQ generator.
+
+    Call: `G(latents, labels=None, truncation_psi=0.7, truncation_cutoff=8,
+    is_training=False, is_validation=False, style_mixing_prob=0.9, dlatent_avg_beta=0.995,
+    randomize_noise=True)` -> images [N, R, R, C]; unspecified values come from the config, and
+    the flags resolve exactly as in the original (truncation off when training, validating with
+    the `_val` values, or with a None psi/cutoff; W-average tracking and mixing only when training).
+
+    Example:
+        G = Generator(resolution=256, num_channels=3)
+        images = G(np.random.RandomState(0).randn(4, 512), None, truncation_psi=0.7)
+
+    Reference: Karras, Laine, Aila, "A Style-Based Generator Architecture for Generative
+    Adversarial Networks", CVPR 2019.
+    """
+
+    def __init__(self, name="G", **kwargs):
+        super().__init__(name, kwargs)
+        config = _resolve_kwargs(kwargs, G_STYLE_DEFAULTS, GENERATOR_KWARGS, "G_style")
+        self.style_config = {key: config[key] for key in (
+            "truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
+            "dlatent_avg_beta", "style_mixing_prob")}
+        component_kwargs = {k: v for k, v in kwargs.items() if k not in G_STYLE_DEFAULTS}
+        self.synthesis = Synthesis(name="G_synthesis", **component_kwargs)
+        self.mapping = Mapping(name="G_mapping", dlatent_broadcast=self.synthesis.num_styles,
+                               **component_kwargs)
+        self.build((None, self.mapping.latent_size))
+
+    def build(self, input_shape):
+        self.dlatent_avg = self.add_weight(name="dlatent_avg", shape=(self.dlatent_size,),
+                                           initializer="zeros", trainable=False,
+                                           aggregation="only_first_replica")
+        self.built = True
+
+    # G's own lod and G_synthesis/lod are one variable: the original copies the former into the
+    # latter on every run, so they never differ where it matters.
+    lod = property(lambda self: self.synthesis.lod)
+    latent_size = property(lambda self: self.mapping.latent_size)
+    label_size = property(lambda self: self.mapping.label_size)
+    dlatent_size = property(lambda self: self.synthesis.dlatent_size)
+    num_layers = property(lambda self: self.synthesis.num_styles)
+    resolution = property(lambda self: self.synthesis.resolution)
+    num_channels = property(lambda self: self.synthesis.num_channels)
+
+    def call(self, latents, labels=None, truncation_psi=_UNSET, truncation_cutoff=_UNSET,
+             truncation_psi_val=_UNSET, truncation_cutoff_val=_UNSET, dlatent_avg_beta=_UNSET,
+             style_mixing_prob=_UNSET, is_training=False, is_validation=False,
+             randomize_noise=None, structure=None):
+        dlatents = self.compute_dlatents(
+            latents, labels, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+            truncation_psi_val=truncation_psi_val, truncation_cutoff_val=truncation_cutoff_val,
+            dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob,
+            is_training=is_training, is_validation=is_validation)
+        return self.synthesis(dlatents, randomize_noise=randomize_noise, structure=structure)
+
+    def compute_dlatents(self, latents, labels=None, truncation_psi=_UNSET,
+                         truncation_cutoff=_UNSET, truncation_psi_val=_UNSET,
+                         truncation_cutoff_val=_UNSET, dlatent_avg_beta=_UNSET,
+                         style_mixing_prob=_UNSET, is_training=False, is_validation=False):
+        """The dlatents [N, num_layers, dlatent_size] that `G(...)` feeds to the synthesis:
+        mapping, then (when training) the W-average update and style mixing, then truncation."""
+        given = dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                     truncation_psi_val=truncation_psi_val,
+                     truncation_cutoff_val=truncation_cutoff_val,
+                     dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob)
+        values = {key: self.style_config[key] if value is _UNSET else value
+                  for key, value in given.items()}
+        psi, cutoff, avg_beta, mixing_prob = _truncation_settings(
+            is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
+            values["truncation_psi_val"], values["truncation_cutoff_val"],
+            values["dlatent_avg_beta"], values["style_mixing_prob"])
+        latents = _as_float_tensor(latents, "latents")
+        dlatents = self.mapping(latents, labels)
+        if avg_beta is not None:
+            self.update_dlatent_avg(dlatents, avg_beta)
+        if mixing_prob is not None:
+            dlatents = self.mix_styles(dlatents, latents, labels, mixing_prob)
+        if psi is not None and cutoff is not None:
+            dlatents = self.truncate(dlatents, psi, cutoff)
+        return dlatents
+
+    def update_dlatent_avg(self, dlatents, beta):
+        """dlatent_avg <- batch_avg + (dlatent_avg - batch_avg) * beta (from dlatents[:, 0])."""
+        batch_avg = tf.reduce_mean(dlatents[:, 0], axis=0)
+        self.dlatent_avg.assign(ops.lerp(batch_avg, tf.convert_to_tensor(self.dlatent_avg),
+                                         beta))
+
+    def mix_styles(self, dlatents, latents, labels, mixing_prob):
+        """Style-mixing regularization: with probability `mixing_prob` the layers from a uniform
+        cutoff in [1, cur_layers - 1] on take the styles of a second random latent."""
+        dlatents2 = self.mapping(tf.random.normal(tf.shape(latents)), labels)
+        cur_layers = self.num_layers - tf.cast(tf.convert_to_tensor(self.lod), tf.int32) * 2
+        mixing_cutoff = tf.cond(
+            tf.random.uniform([], 0.0, 1.0) < mixing_prob,
+            lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
+            lambda: cur_layers)
+        return mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
+
+    def truncate(self, dlatents, psi, cutoff):
+        """Truncation trick towards dlatent_avg on the layers below `cutoff`."""
+        return truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
+
+    def _original_variable_list(self):
+        yield "lod", self.lod
+        yield "dlatent_avg", self.dlatent_avg
+        for component in (self.synthesis, self.mapping):
+            for name, variable in component._original_variable_list():
+                yield f"{component.name}/{name}", variable
+
+
+def mix_at_cutoff(dlatents, dlatents2, cutoff):
+    """Layer i keeps dlatents[:, i] if i < cutoff, else takes dlatents2[:, i]."""
+    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
+    return tf.where(layer_index < cutoff, dlatents, dlatents2)
+
+
+def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff):
+    """`avg + (w - avg) * coef` with coef = psi on layers i < cutoff and 1 elsewhere."""
+    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
+    coefs = tf.where(layer_index < cutoff, tf.cast(psi, tf.float32), 1.0)
+    return ops.lerp(dlatent_avg, dlatents, coefs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Discriminator(_StyleGANModel):
+    """Progressive discriminator `D_basic` with minibatch standard deviation.
+
+    Call: `D(images [N, R, R, C] in [-1, 1], labels=None, structure=None)` -> scores [N, 1]
+    (logits; with labels, the score of the given class as the original's `LabelSwitch`).
+    """
+
+    def __init__(self, name="D", **kwargs):
+        super().__init__(name, kwargs)
+        config = _resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
+        self.resolution = int(config["resolution"])
+        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
+        self.num_channels = int(config["num_channels"])
+        self.label_size = int(config["label_size"])
+        self.structure = config["structure"]
+        self.mbstd_group_size = int(config["mbstd_group_size"])
+        self.mbstd_num_features = int(config["mbstd_num_features"])
+        nf = _fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
+        self.nf = nf
+        act, use_wscale, gain = config["nonlinearity"], config["use_wscale"], np.sqrt(2)
+        ops.activation_fn(act)  # validates the name
+        conv = lambda filters, kernel, name, **extra: layers.EqualizedConv2D(  # noqa: E731
+            filters, kernel, gain=gain, use_wscale=use_wscale, use_bias=True, activation=act,
+            name=name, **extra)
+        log2r = self.resolution_log2
+        self.from_rgbs = [conv(nf(res - 1), 1, f"FromRGB_lod{log2r - res}")
+                          for res in range(2, log2r + 1)]
+        self.convs0, self.convs1_down = [], []
+        for res in range(3, log2r + 1):
+            self.convs0.append(conv(nf(res - 1), 3, f"{2**res}x{2**res}_Conv0"))
+            self.convs1_down.append(conv(
+                nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down",
+                fused_scale=_use_fused_scale(config["fused_scale"], 2**res)))
+        self.blur = layers.Blur2D(config["blur_filter"], name="blur") \
+            if config["blur_filter"] else None
+        self.minibatch_stddev = layers.MinibatchStddev(
+            self.mbstd_group_size, self.mbstd_num_features, name="minibatch_stddev") \
+            if self.mbstd_group_size > 1 else None
+        self.final_conv = conv(nf(1), 3, "4x4_Conv")
+        self.dense0 = layers.EqualizedDense(nf(0), gain=gain, use_wscale=use_wscale,
+                                            activation=act, name="4x4_Dense0")
+        self.dense1 = layers.EqualizedDense(max(self.label_size, 1), gain=1.0,
+                                            use_wscale=use_wscale, name="4x4_Dense1")
+        self.build((None, self.resolution, self.resolution, self.num_channels))
+
+    def build(self, input_shape):
+        self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
+                                   aggregation="only_first_replica")
+        for level, from_rgb in enumerate(self.from_rgbs):
+            size = 2 ** (level + 2)
+            from_rgb.build((None, size, size, self.num_channels))
+        for block, (conv0, conv1) in enumerate(zip(self.convs0, self.convs1_down)):
+            size = 2 ** (block + 3)
+            conv0.build((None, size, size, self.nf(block + 2)))
+            conv1.build((None, size, size, conv0.filters))
+        extra = self.mbstd_num_features if self.minibatch_stddev is not None else 0
+        self.final_conv.build((None, 4, 4, self.nf(1) + extra))
+        self.dense0.build((None, 4, 4, self.nf(1)))
+        self.dense1.build((None, self.nf(0)))
+        self.built = True
+
+    def call(self, images, labels=None, structure=None):
+        images = _as_float_tensor(images, "images")
+        structure = structure or self.structure
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
+        lod_in = tf.convert_to_tensor(self.lod)
+        log2r = self.resolution_log2
+
+        def from_rgb(x, res):
+            return self.from_rgbs[res - 2](x)
+
+        def block(x, res):
+            if res >= 3:
+                x = self.convs0[res - 3](x)
+                if self.blur is not None:
+                    x = self.blur(x)
+                return self.convs1_down[res - 3](x)
+            if self.minibatch_stddev is not None:
+                x = self.minibatch_stddev(x)
+            return self.dense1(self.dense0(self.final_conv(x)))
+
+        if structure == "fixed":
+            x = from_rgb(images, log2r)
+            for res in range(log2r, 2, -1):
+                x = block(x, res)
+            scores = block(x, 2)
+        elif structure == "linear":
+            img = images
+            x = from_rgb(img, log2r)
+            for res in range(log2r, 2, -1):
+                x = block(x, res)
+                img = ops.downscale2d(img)
+                x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
+            scores = block(x, 2)
+        else:  # recursive: only the levels that the current lod blends are computed
+            def grow(res, lod):
+                def entry():
+                    return from_rgb(ops.downscale2d(images, 2**lod), res)
+                if lod > 0:
+                    x = tf.cond(lod_in < lod, lambda: grow(res + 1, lod - 1), entry)
+                else:
+                    x = entry()
+                x = block(x, res)
+                if res > 2:
+                    return tf.cond(
+                        lod_in > lod,
+                        lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2**(lod + 1)),
+                                                     res - 1), lod_in - lod),
+                        lambda: x)
+                return x
+
+            scores = grow(2, log2r - 2)
+
+        if self.label_size:
+            labels = _as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
+        return scores
+
+    def _original_variable_list(self):
+        yield "lod", self.lod
+        log2r = self.resolution_log2
+        scoped = [("FromRGB_lod0", self.from_rgbs[log2r - 2])]
+        for res in range(log2r, 2, -1):
+            scoped += [(f"{2**res}x{2**res}/Conv0", self.convs0[res - 3]),
+                       (f"{2**res}x{2**res}/Conv1_down", self.convs1_down[res - 3]),
+                       (f"FromRGB_lod{log2r - res + 1}", self.from_rgbs[res - 3])]
+        scoped += [("4x4/Conv", self.final_conv), ("4x4/Dense0", self.dense0),
+                   ("4x4/Dense1", self.dense1)]
+        for scope, layer in scoped:
+            yield f"{scope}/weight", layer.weight
+            yield f"{scope}/bias", layer.bias

@@ -1,0 +1,154 @@
+"""Stateless tensor operations of the original StyleGAN, channels-last (NHWC).
+
+Each function computes exactly what the TF1 release computes (SPEC §2) on NHWC tensors; the Keras
+layers in `layers.py` add the variables around them. TensorFlow's autodiff gives the same gradients
+as the original's hand-written custom gradients, so none are defined here.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+LRELU_ALPHA = 0.2
+
+
+def lerp(a, b, t):
+    """Linear interpolation `a + (b - a) * t` (t is not clipped)."""
+    return a + (b - a) * t
+
+
+def lerp_clip(a, b, t):
+    """Linear interpolation with `t` clipped to [0, 1], as the original's linear lod blending."""
+    return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
+
+
+def leaky_relu(x, alpha=LRELU_ALPHA):
+    """`max(x, alpha * x)`."""
+    return tf.maximum(x, x * alpha)
+
+
+def activation_fn(name):
+    """The original's nonlinearity names: 'lrelu' (slope 0.2), 'relu' or 'linear'."""
+    if name == "lrelu":
+        return leaky_relu
+    if name == "relu":
+        return tf.nn.relu
+    if name in (None, "linear"):
+        return tf.identity
+    raise ValueError(f"Unknown nonlinearity {name!r}; expected 'lrelu' or 'relu'.")
+
+
+def pixel_norm(x, epsilon=1e-8):
+    """Normalizes each feature vector (last axis) to unit RMS."""
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon)
+
+
+def instance_norm(x, epsilon=1e-8):
+    """Per-sample, per-channel normalization over H and W (biased variance). x: [NHWC]."""
+    x = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True) + epsilon)
+
+
+def blur_kernel(blur_filter, normalize=True, flip=False):
+    """2-D float32 kernel from a 1-D (separable) or 2-D filter, as the original's `_blur2d`."""
+    kernel = np.asarray(blur_filter, dtype=np.float32)
+    if kernel.ndim == 1:
+        kernel = kernel[:, np.newaxis] * kernel[np.newaxis, :]
+    if kernel.ndim != 2:
+        raise ValueError(f"blur_filter must be 1-D or 2-D, got shape {kernel.shape}.")
+    if normalize:
+        kernel = kernel / np.sum(kernel)
+    if flip:
+        kernel = kernel[::-1, ::-1]
+    return kernel
+
+
+def blur2d(x, blur_filter=(1, 2, 1), normalize=True, stride=1):
+    """Depthwise low-pass filter with SAME zero padding. x: [NHWC]."""
+    kernel = blur_kernel(blur_filter, normalize)
+    if kernel.shape == (1, 1) and kernel[0, 0] == 1 and stride == 1:
+        return x
+    channels = x.shape[-1]
+    kernel = np.tile(kernel[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1])  # [kh, kw, C, 1]
+    return tf.nn.depthwise_conv2d(x, tf.constant(kernel, dtype=x.dtype),
+                                  strides=[1, stride, stride, 1], padding="SAME")
+
+
+def upscale2d(x, factor=2):
+    """Nearest-neighbour upsampling by an integer factor. x: [NHWC]."""
+    if factor == 1:
+        return x
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    x = tf.reshape(x, [-1, height, 1, width, 1, channels])
+    x = tf.tile(x, [1, 1, factor, 1, factor, 1])
+    return tf.reshape(x, [-1, height * factor, width * factor, channels])
+
+
+def downscale2d(x, factor=2):
+    """Box-filter downsampling by an integer factor (mean of factor x factor blocks). x: [NHWC]."""
+    if factor == 1:
+        return x
+    return tf.nn.avg_pool2d(x, ksize=factor, strides=factor, padding="VALID")
+
+
+def fused_upscale_kernel(weight):
+    """[k, k, in, out] kernel -> the [k+1, k+1, out, in] kernel of a stride-2 transposed conv that
+    equals nearest 2x upsampling followed by the (180°-rotated) k x k conv."""
+    weight = tf.transpose(weight, [0, 1, 3, 2])
+    weight = tf.pad(weight, [[1, 1], [1, 1], [0, 0], [0, 0]])
+    return weight[1:, 1:] + weight[:-1, 1:] + weight[1:, :-1] + weight[:-1, :-1]
+
+
+def fused_downscale_kernel(weight):
+    """[k, k, in, out] kernel -> the [k+1, k+1, in, out] stride-2 kernel equal to conv + 2x2 box."""
+    weight = tf.pad(weight, [[1, 1], [1, 1], [0, 0], [0, 0]])
+    return (weight[1:, 1:] + weight[:-1, 1:] + weight[1:, :-1] + weight[:-1, :-1]) * 0.25
+
+
+def conv2d(x, weight):
+    """Stride-1 SAME convolution. x: [NHWC], weight: [kh, kw, in, out]."""
+    return tf.nn.conv2d(x, weight, strides=1, padding="SAME")
+
+
+def upscale2d_conv2d(x, weight, fused):
+    """2x upsampling + conv; `fused` uses one transposed convolution (same result, less memory)."""
+    if not fused:
+        return conv2d(upscale2d(x), weight)
+    batch = tf.shape(x)[0]
+    output_shape = [batch, x.shape[1] * 2, x.shape[2] * 2, weight.shape[-1]]
+    return tf.nn.conv2d_transpose(x, fused_upscale_kernel(weight), output_shape,
+                                  strides=2, padding="SAME")
+
+
+def conv2d_downscale2d(x, weight, fused):
+    """conv + 2x box downsampling; `fused` uses one stride-2 convolution (same result)."""
+    if not fused:
+        return downscale2d(conv2d(x, weight))
+    return tf.nn.conv2d(x, fused_downscale_kernel(weight), strides=2, padding="SAME")
+
+
+def minibatch_stddev(x, group_size=4, num_new_features=1):
+    """Appends the mean standard deviation over strided sample groups as new last channels.
+
+    Sample i belongs to group `i mod M` with M = N / G (the original's reshape to [G, M, ...]).
+    x: [NHWC] -> [N, H, W, C + num_new_features].
+    """
+    group_size = tf.minimum(group_size, tf.shape(x)[0])
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    y = tf.reshape(x, [group_size, -1, height, width, num_new_features,
+                       channels // num_new_features])                        # [GMHWnc]
+    y = tf.cast(y, tf.float32)
+    y = y - tf.reduce_mean(y, axis=0, keepdims=True)
+    y = tf.reduce_mean(tf.square(y), axis=0)                                  # [MHWnc]
+    y = tf.sqrt(y + 1e-8)
+    y = tf.reduce_mean(y, axis=[1, 2, 4])                                     # [Mn]
+    y = tf.cast(y, x.dtype)
+    y = tf.tile(y[:, tf.newaxis, tf.newaxis, :], [group_size, height, width, 1])  # [NHWn]
+    return tf.concat([x, y], axis=-1)
+
+
+def resolution_log2_of(resolution):
+    """log2 of a power-of-two resolution >= 4, or a ValueError naming the value."""
+    resolution_log2 = int(np.log2(resolution)) if resolution and resolution > 0 else 0
+    if resolution is None or resolution < 4 or 2 ** resolution_log2 != resolution:
+        raise ValueError(f"resolution must be a power of two >= 4, got {resolution!r}.")
+    return resolution_log2

@@ -1,0 +1,24 @@
+"""Shared test configuration: locations of the shared fixtures and CPU-friendly TF settings."""
+import os
+import pathlib
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DIR = pathlib.Path(os.environ.get("STYLEGAN_SHARED", REPO_ROOT.parent / "shared"))
+FIXTURES_DIR = SHARED_DIR / "fixtures"
+FACES_DIR = SHARED_DIR / "data" / "frl_faces_256"
+
+
+def fixture_dirs(default_subdir, env_var):
+    """Every fixture directory under shared/fixtures/<default_subdir> plus those in $env_var."""
+    dirs = []
+    base = FIXTURES_DIR / default_subdir
+    if base.is_dir():
+        dirs += sorted(p for p in base.iterdir() if p.is_dir())
+    for entry in os.environ.get(env_var, "").split(","):
+        if entry.strip():
+            dirs.append(pathlib.Path(entry.strip()))
+    return dirs
+
+

@@ -1,0 +1,119 @@
+"""Reading the fixtures recorded from the ORIGINAL StyleGAN code and computing our counterparts.
+
+Each fixture directory holds `network.pkl`, `expected.npz` (NCHW arrays) and `meta.json`, which
+describes every recorded case; nothing here assumes one fixture's sizes or key list. Conversions
+from the original's NCHW layout happen here, in the tests, never in the API.
+"""
+
+import functools
+import json
+import pathlib
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from stylegan_tf import legacy
+
+OUTPUT_TOLERANCE = 1e-4   # max |ours - original| <= OUTPUT_TOLERANCE * (1 + max |original|)
+GRADIENT_TOLERANCE = 1e-3  # max |ours - original| <= GRADIENT_TOLERANCE * max |original|
+
+
+class Fixture:
+    """One fixture directory: networks loaded through our loader, arrays, meta."""
+
+    def __init__(self, directory):
+        self.directory = pathlib.Path(directory)
+        self.name = self.directory.name
+        self.meta = json.loads((self.directory / "meta.json").read_text())
+        with np.load(self.directory / "expected.npz") as arrays:
+            self.arrays = {key: arrays[key] for key in arrays.files}
+
+    @functools.cached_property
+    def networks(self):
+        return legacy.load_networks(self.directory / "network.pkl")
+
+    @property
+    def labels(self):
+        return self.arrays["labels"]
+
+    def d_score_cases(self):
+        """[(key, batch, lod)] of every recorded D output."""
+        cases = []
+        for key in self.meta["arrays"]:
+            match = re.fullmatch(r"D_scores_b(\d+)_lod([0-9.]+)", key)
+            if match:
+                cases.append((key, int(match.group(1)), float(match.group(2))))
+        return cases
+
+    def gradient_groups(self):
+        """Names of the recorded gradient groups, e.g. 'G_grads_lod1.3', 'D_grads_b8_lod0.0'."""
+        return sorted(self.meta.get("disconnected_gradients", {}))
+
+    def gradient_arrays(self, group):
+        prefix = group + "/"
+        return {key[len(prefix):]: value for key, value in self.arrays.items()
+                if key.startswith(prefix)}
+
+
+def nchw_to_nhwc(array):
+    return np.transpose(array, [0, 2, 3, 1])
+
+
+def relative_error(ours, original, tolerance_scale):
+    ours, original = np.asarray(ours, np.float64), np.asarray(original, np.float64)
+    assert ours.shape == original.shape, (ours.shape, original.shape)
+    return float(np.max(np.abs(ours - original))) / tolerance_scale(original)
+
+
+def output_error(ours, original):
+    """max |ours - original| / (1 + max |original|); must be <= OUTPUT_TOLERANCE."""
+    return relative_error(ours, original, lambda ref: 1.0 + float(np.max(np.abs(ref))))
+
+
+def gradient_error(ours, original):
+    """max |ours - original| / max |original| (absolute for an all-zero reference)."""
+    return relative_error(ours, original, lambda ref: max(float(np.max(np.abs(ref))), 1e-6))
+
+
+def compute_gradients(fixture, group):
+    """Our gradients for a recorded group, as {original name or input: array in NCHW layout}."""
+    match = re.fullmatch(r"(G|D)_grads(?:_b(\d+))?_lod([0-9.]+)", group)
+    if match is None:
+        raise ValueError(f"unrecognised gradient group {group}")
+    kind, batch, lod = match.group(1), match.group(2), float(match.group(3))
+    G, D, _ = fixture.networks
+    net = G if kind == "G" else D
+    variables = legacy.original_variables(net)
+    net.lod.assign(lod)
+    # Non-trainable variables (noise buffers, dlatent_avg) get gradients in the original too.
+    watched = [variable.value for variable in variables.values()]
+    try:
+        if kind == "G":
+            count = fixture.meta["n_g"]
+            inputs = tf.constant(fixture.arrays["latents"][:count])
+            weights = nchw_to_nhwc(fixture.arrays["R"])
+            with tf.GradientTape() as tape:
+                tape.watch([inputs] + watched)
+                images = G(inputs, fixture.labels[:count], is_training=True,
+                           style_mixing_prob=None, dlatent_avg_beta=None, randomize_noise=False)
+                loss = tf.reduce_sum(images * weights)
+            input_name = "latents_in"
+        else:
+            count = int(batch)
+            inputs = tf.constant(nchw_to_nhwc(fixture.arrays["D_images_in"][:count]))
+            with tf.GradientTape() as tape:
+                tape.watch([inputs] + watched)
+                loss = tf.reduce_sum(D(inputs, fixture.labels[:count]))
+            input_name = "images_in"
+        names = list(variables)
+        grads = tape.gradient(loss, [variables[name].value for name in names] + [inputs])
+    finally:
+        net.lod.assign(0.0)
+    result = {}
+    for name, grad in zip(names, grads[:-1]):
+        value = np.zeros(variables[name].shape, np.float32) if grad is None else grad.numpy()
+        result[name] = legacy.to_original_layout(name, value)
+    input_grad = grads[-1].numpy()
+    result[input_name] = np.transpose(input_grad, [0, 3, 1, 2]) if kind == "D" else input_grad
+    return result
