@@ -176,8 +176,8 @@ class NoiseInjection(keras.layers.Layer):
     Call with the features [NHWC] and the noise [N or 1, H, W, 1].
     """
 
-    def build(self, input_shape):
-        self.weight = self.add_weight(name="weight", shape=(int(input_shape[-1]),),
+    def build(self, x_shape, noise_shape=None):
+        self.weight = self.add_weight(name="weight", shape=(int(x_shape[-1]),),
                                       initializer="zeros")
 
     def call(self, x, noise):
@@ -196,8 +196,8 @@ class StyleModulation(keras.layers.Layer):
         super().__init__(**kwargs)
         self.use_wscale = bool(use_wscale)
 
-    def build(self, input_shape, dlatent_shape=None):
-        self.channels = int(input_shape[-1])
+    def build(self, x_shape, dlatent_shape=None):
+        self.channels = int(x_shape[-1])
         self.affine = EqualizedDense(2 * self.channels, gain=1.0, use_wscale=self.use_wscale,
                                      name="affine")
         if dlatent_shape is not None:
@@ -239,12 +239,12 @@ class LayerEpilogue(keras.layers.Layer):
         self.style = StyleModulation(use_wscale=use_wscale, name="style") \
             if self.use_styles else None
 
-    def build(self, input_shape, dlatent_shape=None):
+    def build(self, x_shape, dlatent_shape=None, noise_shape=None):
         if self.noise is not None:
-            self.noise.build(input_shape)
-        self.bias.build(input_shape)
+            self.noise.build(x_shape)
+        self.bias.build(x_shape)
         if self.style is not None:
-            self.style.build(input_shape, dlatent_shape)
+            self.style.build(x_shape, dlatent_shape)
 
     def call(self, x, dlatent=None, noise=None):
         if self.noise is not None:

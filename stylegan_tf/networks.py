@@ -40,9 +40,10 @@ D_BASIC_DEFAULTS = dict(
     dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
     is_template_graph=False)
 
-# G_style passes all its kwargs on to both components, which ignore what is not theirs.
-GENERATOR_KWARGS = frozenset(MAPPING_DEFAULTS) | frozenset(SYNTHESIS_DEFAULTS) | frozenset(
-    G_STYLE_DEFAULTS)
+# G_style passes all its kwargs on to both components, which ignore what is not theirs; it sets
+# the mapping's dlatent_broadcast itself.
+GENERATOR_KWARGS = (frozenset(MAPPING_DEFAULTS) | frozenset(SYNTHESIS_DEFAULTS) | frozenset(
+    G_STYLE_DEFAULTS)) - {"dlatent_broadcast"}
 STRUCTURES = ("auto", "fixed", "linear", "recursive")
 
 _UNSET = object()  # "use the network's configured value" for call arguments

@@ -1,0 +1,66 @@
+"""Gs inference speed: images/s of the default-width generator, eager vs tf.function vs XLA.
+
+Builds the full-size architecture (fmap_base 8192, fmap_max 512, 512-d latents, 8 mapping layers)
+with random weights and calls it as users do: truncation psi 0.7, cutoff 8, random noise.
+Compare with the original release's figures in ../shared/PERF.md (same machine kind).
+
+    python benchmarks/bench_generator.py --resolutions=256,1024 --batch_sizes=1,8
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from stylegan_tf import networks  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("resolutions", ["256", "1024"], "Output resolutions to benchmark.")
+flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes to benchmark.")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "Execution modes to benchmark.")
+flags.DEFINE_float("min_seconds", 10.0, "Measure each case for at least this long.")
+flags.DEFINE_integer("min_runs", 3, "...and at least this many calls.")
+
+
+def measure(call, batch_size, min_seconds, min_runs):
+    """Images/s of `call` after one warm-up call (which includes tracing/compilation)."""
+    latents = np.random.RandomState(0).randn(batch_size, 512).astype(np.float32)
+    start = time.perf_counter()
+    call(latents).numpy()
+    warmup = time.perf_counter() - start
+    runs, start = 0, time.perf_counter()
+    while runs < min_runs or time.perf_counter() - start < min_seconds:
+        call(latents).numpy()
+        runs += 1
+    return runs * batch_size / (time.perf_counter() - start), warmup
+
+
+def main(_):
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, devices: "
+          f"{[d.device_type for d in tf.config.list_physical_devices()]}")
+    print(f"{'resolution':>10} {'batch':>5} {'mode':>8} {'img/s':>8} {'warm-up s':>10}")
+    for resolution in map(int, FLAGS.resolutions):
+        Gs = networks.Generator(resolution=resolution, num_channels=3, name="Gs")
+
+        def eager(latents):
+            return Gs(latents, None, truncation_psi=0.7, truncation_cutoff=8,
+                      randomize_noise=True)
+
+        calls = {"eager": eager, "function": tf.function(eager),
+                 "xla": tf.function(eager, jit_compile=True)}
+        for batch_size in map(int, FLAGS.batch_sizes):
+            for mode in FLAGS.modes:
+                rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds,
+                                       FLAGS.min_runs)
+                print(f"{resolution:>10} {batch_size:>5} {mode:>8} {rate:>8.2f} {warmup:>10.1f}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,206 @@
+"""The pickle loader: safe by construction, clear errors, and a writer that round-trips exactly."""
+
+import copy
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from conftest import fixture_dirs
+from stylegan_tf import legacy, networks
+
+FIXTURE_DIRS = fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
+FIXTURE_PKL = FIXTURE_DIRS[0] / "network.pkl" if FIXTURE_DIRS else None
+
+
+@pytest.fixture(scope="module")
+def original_states():
+    return legacy.read_pickle(FIXTURE_PKL)
+
+
+class _RenamingPickler(pickle._Pickler):
+    """Pickles chosen classes under other global names; NumPy objects as this NumPy names them."""
+
+    def __init__(self, file, renames):
+        super().__init__(file, protocol=4)
+        self.renames = renames
+
+    def save_global(self, obj, name=None):
+        if obj in self.renames:
+            module, name = self.renames[obj]
+            self.save(module)
+            self.save(name)
+            self.write(pickle.STACK_GLOBAL)
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def native_numpy_pickle(obj, renames=None):
+    buffer = io.BytesIO()
+    renames = renames or {legacy.NetworkState: ("dnnlib.tflib.network", "Network")}
+    _RenamingPickler(buffer, renames).dump(obj)
+    return buffer.getvalue()
+
+
+def write_states(path, states):
+    with open(path, "wb") as file:
+        legacy._OriginalFormatPickler(file, protocol=4).dump(states)
+    return path
+
+
+class _SystemCall:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_crafted_pickle_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(_SystemCall(f"touch {marker}"), protocol=4))
+    with pytest.raises(legacy.LegacyPickleError, match=r"refusing to load (posix|os|nt)\.system"):
+        legacy.load_networks(path)
+    assert not marker.exists()
+
+
+def test_crafted_global_inside_a_network_state_is_refused(tmp_path, original_states):
+    states = copy.deepcopy(original_states)
+    states[0].state["static_kwargs"]["resolution"] = _SystemCall("echo hi")
+    path = tmp_path / "evil_state.pkl"
+    path.write_bytes(native_numpy_pickle(states))
+    with pytest.raises(legacy.LegacyPickleError, match=r"refusing to load (posix|os|nt)\.system"):
+        legacy.load_networks(path)
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "truncated.pkl"
+    path.write_bytes(FIXTURE_PKL.read_bytes()[:5000])
+    with pytest.raises(legacy.LegacyPickleError, match="truncated or corrupt"):
+        legacy.load_networks(path)
+
+
+@pytest.mark.parametrize("content,message", [(b"\x89PNG\r\n\x1a\n....", "not a pickle"),
+                                             (b"", "empty")])
+def test_not_a_pickle(tmp_path, content, message):
+    path = tmp_path / "file.pkl"
+    path.write_bytes(content)
+    with pytest.raises(legacy.LegacyPickleError, match=message):
+        legacy.load_networks(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(legacy.LegacyPickleError, match="cannot read"):
+        legacy.load_networks(tmp_path / "nope.pkl")
+
+
+def test_pytorch_pickle_is_named(tmp_path):
+    class Persistent:  # stands for torch_utils.persistence's reconstruction helper
+        pass
+
+    data = native_numpy_pickle({"G_ema": Persistent()},
+                               {Persistent: ("torch_utils.persistence", "_reconstruct_persistent_obj")})
+    path = tmp_path / "sg2ada.pkl"
+    path.write_bytes(data)
+    with pytest.raises(legacy.LegacyPickleError, match="PyTorch pickle"):
+        legacy.load_networks(path)
+
+
+@pytest.mark.parametrize("func,message", [("G_main", "StyleGAN2"),
+                                          ("G_paper", "Progressive GAN"),
+                                          ("G_mystery", "unknown build function 'G_mystery'")])
+def test_other_build_functions(tmp_path, original_states, func, message):
+    states = copy.deepcopy(original_states)
+    states[0].state["build_func_name"] = func
+    with pytest.raises(legacy.LegacyPickleError, match=message):
+        legacy.load_networks(write_states(tmp_path / "other.pkl", states))
+
+
+def test_shape_mismatch_names_the_variable(tmp_path, original_states):
+    states = copy.deepcopy(original_states)
+    variables = states[1].state["variables"]
+    name, value = variables[1]
+    variables[1] = (name, np.zeros(value.shape[:-1] + (value.shape[-1] + 1,), np.float32))
+    with pytest.raises(legacy.LegacyPickleError, match=f"variable {name} has shape"):
+        legacy.load_networks(write_states(tmp_path / "shape.pkl", states))
+
+
+def test_unused_and_unassigned_variables_are_errors(tmp_path, original_states):
+    states = copy.deepcopy(original_states)
+    states[1].state["variables"].append(("extra/weight", np.zeros(3, np.float32)))
+    with pytest.raises(legacy.LegacyPickleError, match="does not have: extra/weight"):
+        legacy.load_networks(write_states(tmp_path / "extra.pkl", states))
+    states = copy.deepcopy(original_states)
+    removed = states[1].state["variables"].pop(3)[0]
+    with pytest.raises(legacy.LegacyPickleError, match=f"does not store {removed}"):
+        legacy.load_networks(write_states(tmp_path / "missing.pkl", states))
+
+
+def test_unknown_static_kwarg_is_named(tmp_path, original_states):
+    states = copy.deepcopy(original_states)
+    states[1].state["static_kwargs"]["fmap_maximum"] = 3
+    with pytest.raises(legacy.LegacyPickleError, match="fmap_maximum"):
+        legacy.load_networks(write_states(tmp_path / "kwarg.pkl", states))
+
+
+def test_numpy2_module_names_load_too(tmp_path, original_states):
+    # The official pickles reference numpy.core.*; NumPy 2 writes numpy._core.*. Both load.
+    data = native_numpy_pickle(original_states)
+    assert b"numpy._core" in data or np.__version__ < "2"
+    path = tmp_path / "numpy2.pkl"
+    path.write_bytes(data)
+    G, D, Gs = legacy.load_networks(path)
+    assert G.resolution == original_states[0].state["static_kwargs"]["resolution"]
+
+
+def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original_states):
+    G, D, Gs = legacy.load_networks(FIXTURE_PKL)
+    path = tmp_path / "resaved.pkl"
+    legacy.save_networks(path, G, D, Gs)
+    resaved = legacy.read_pickle(path)
+    assert b"dnnlib.tflib.network" in path.read_bytes()
+    assert not list(tmp_path.glob(".tmp-*"))  # nothing left behind by the atomic write
+
+    def flatten(state):
+        yield state["name"], state["build_func_name"], state["static_kwargs"]
+        for name, value in state["variables"]:
+            yield name, np.asarray(value).dtype, np.asarray(value).shape, np.asarray(value).tobytes()
+        for key, component in state.get("components", {}).items():
+            yield key
+            yield from flatten(component.state)
+
+    for original, ours in zip(original_states, resaved):
+        assert list(flatten(ours.state)) == list(flatten(original.state))
+
+
+def test_original_variables_cover_every_keras_weight():
+    G = networks.Generator(resolution=8, fmap_base=32, fmap_max=16, latent_size=8,
+                           dlatent_size=8, mapping_fmaps=8, label_size=2,
+                           const_input_layer=False)
+    D = networks.Discriminator(resolution=8, num_channels=3, fmap_base=32, fmap_max=16,
+                               label_size=2)
+    for net in (G, D):
+        named = {id(v) for v in legacy.original_variables(net).values()}
+        assert named == {id(v) for v in net.weights}
+    assert "G_mapping/LabelConcat/weight" in legacy.original_variables(G)
+    assert "G_synthesis/4x4/Dense/weight" in legacy.original_variables(G)
+
+
+def test_layout_conversions_invert_each_other():
+    rng = np.random.RandomState(0)
+    cases = {"G_synthesis/noise3": (1, 8, 8, 1), "G_synthesis/4x4/Const/const": (1, 4, 4, 6),
+             "4x4/Dense0/weight": (16 * 6, 5), "G_synthesis/4x4/Dense/weight": (7, 16 * 6),
+             "G_mapping/Dense0/weight": (4, 4)}
+    for name, keras_shape in cases.items():
+        value = rng.randn(*keras_shape).astype(np.float32)
+        stored = legacy.to_original_layout(name, value)
+        assert stored.shape == legacy.original_shape(name, keras_shape)
+        np.testing.assert_array_equal(legacy.to_keras_layout(name, stored, keras_shape), value)
+    # D's Dense0 rows: original (c, h, w) order -> ours (h, w, c).
+    stored = np.arange(16 * 2)[:, np.newaxis].astype(np.float32)  # row index = c*16 + h*4 + w
+    ours = legacy.to_keras_layout("4x4/Dense0/weight", stored, (32, 1))[:, 0]
+    assert ours[0 * 8 + 1 * 2 + 1] == 1 * 16 + 0 * 4 + 1  # (h=0, w=1, c=1)
