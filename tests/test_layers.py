@@ -48,6 +48,13 @@ def test_blur_matches_numpy_and_the_original_border_values():
     assert ones[1, 1] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("blur_filter", [[1, 2, 1], [1, 3, 3, 1], [[1, 2, 1], [0, 1, 0], [2, 1, 1]]])
+def test_blur_under_xla_matches_the_depthwise_reference(blur_filter):
+    x = RNG.randn(2, 8, 8, 3).astype(np.float32)
+    xla = tf.function(lambda x: ops.blur2d(x, blur_filter), jit_compile=True)(x).numpy()
+    np.testing.assert_allclose(xla, ops.blur2d(x, blur_filter).numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_upscale_and_downscale_match_numpy():
     x = RNG.randn(2, 4, 4, 3).astype(np.float32)
     np.testing.assert_array_equal(ops.upscale2d(x).numpy(), np_upscale(x))
