@@ -117,3 +117,51 @@ def compute_gradients(fixture, group):
     input_grad = grads[-1].numpy()
     result[input_name] = np.transpose(input_grad, [0, 3, 1, 2]) if kind == "D" else input_grad
     return result
+
+
+def worst_errors(fixture):
+    """{case: error} for every recorded output and gradient group (worst over its arrays)."""
+    G, D, Gs = fixture.networks
+    count, count_g = fixture.meta["n_img"], fixture.meta["n_g"]
+    latents, labels = fixture.arrays["latents"], fixture.labels
+    errors = {"mapping": output_error(Gs.mapping(latents, labels),
+                                      fixture.arrays["Gs_mapping_dlatents"])}
+    for case in fixture.meta["truncation_cases"]:
+        images = Gs(latents[:count], labels[:count], randomize_noise=False, **case["kwargs"])
+        errors[case["images_key"]] = output_error(
+            images, nchw_to_nhwc(fixture.arrays[case["images_key"]]))
+    errors["synthesis"] = output_error(
+        Gs.synthesis(fixture.arrays["synthesis_dlatents_in"], randomize_noise=False),
+        nchw_to_nhwc(fixture.arrays["Gs_synthesis_images"]))
+    for lod in fixture.meta["lods"]:
+        G.lod.assign(lod)
+        images = G(latents[:count_g], labels[:count_g], is_training=True, style_mixing_prob=None,
+                   dlatent_avg_beta=None, randomize_noise=False)
+        errors[f"G_images_lod{lod:.1f}"] = output_error(
+            images, nchw_to_nhwc(fixture.arrays[f"G_images_lod{lod:.1f}"]))
+    G.lod.assign(0.0)
+    d_images = nchw_to_nhwc(fixture.arrays["D_images_in"])
+    for key, batch, lod in fixture.d_score_cases():
+        D.lod.assign(lod)
+        errors[key] = output_error(D(d_images[:batch], labels[:batch]), fixture.arrays[key])
+    D.lod.assign(0.0)
+    for group in fixture.gradient_groups():
+        ours = compute_gradients(fixture, group)
+        errors[group] = max(gradient_error(ours[name], reference)
+                            for name, reference in fixture.gradient_arrays(group).items()
+                            if not (name == "lod" or name.endswith("/lod")))
+    return errors
+
+
+if __name__ == "__main__":
+    # Prints the worst parity errors per fixture: python tests/original_fixtures.py
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from conftest import fixture_dirs
+    for directory in fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES"):
+        errors = worst_errors(Fixture(directory))
+        outputs = {k: v for k, v in errors.items() if "grads" not in k}
+        grads = {k: v for k, v in errors.items() if "grads" in k}
+        worst_out, worst_grad = max(outputs, key=outputs.get), max(grads, key=grads.get)
+        print(f"{directory.name}: worst output error {outputs[worst_out]:.2e} ({worst_out}), "
+              f"worst gradient error {grads[worst_grad]:.2e} ({worst_grad})")
