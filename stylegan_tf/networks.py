@@ -79,6 +79,30 @@ def _use_fused_scale(fused_scale, resolution):
     return fused_scale
 
 
+def _lod_cond(lod_in, lod_range, compare, level, if_true, if_false):
+    """`tf.cond(lod_in < level)` (compare '<') or `lod_in > level` ('>'), decided in Python when
+    the promised `lod_range = (low, high)` settles it, so compiled steps hold only the levels that
+    the range can blend."""
+    if lod_range is not None:
+        low, high = lod_range
+        always, never = (high < level, low >= level) if compare == "<" else (low > level,
+                                                                             high <= level)
+        if always:
+            return if_true()
+        if never:
+            return if_false()
+    return tf.cond(lod_in < level if compare == "<" else lod_in > level, if_true, if_false)
+
+
+def _check_lod_range(lod_range):
+    if lod_range is None:
+        return None
+    low, high = (float(value) for value in lod_range)
+    if low > high:
+        raise ValueError(f"lod_range must be (low, high) with low <= high, got {lod_range!r}.")
+    return low, high
+
+
 def _as_float_tensor(value, what):
     if value is None:
         raise ValueError(f"{what} is required.")
@@ -178,8 +202,11 @@ class Synthesis(_StyleGANModel):
     """Synthesis network `G_synthesis`: w per layer -> image [N, R, R, C] (NHWC).
 
     Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None,
-    structure=None)`; None means the configured value (`randomize_noise=True`, 'auto' = the
-    original's recursive structure, which computes only the resolutions `lod` needs).
+    structure=None, lod_range=None)`; None means the configured value (`randomize_noise=True`,
+    'auto' = the original's recursive structure, which computes only the resolutions `lod`
+    needs). `lod_range=(low, high)` promises that `lod` stays in that range, so that a traced or
+    compiled function contains only the levels the range can blend (the training loop retraces
+    once per resolution with it); it never changes the result for a lod inside the range.
     """
 
     def __init__(self, name="G_synthesis", **kwargs):
@@ -267,8 +294,9 @@ class Synthesis(_StyleGANModel):
             to_rgb.build((None, size, size, self.layer_channels[2 * level + 1]))
         self.built = True
 
-    def call(self, dlatents, randomize_noise=None, structure=None):
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
         dlatents = _as_float_tensor(dlatents, "dlatents")
+        lod_range = _check_lod_range(lod_range)
         randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
         structure = structure or self.structure
         if structure not in STRUCTURES:
@@ -328,10 +356,11 @@ class Synthesis(_StyleGANModel):
                                               lod_in - lod), 2**lod)
 
             def this_level():
-                return tf.cond(lod_in > lod, faded, plain)
+                return _lod_cond(lod_in, lod_range, ">", lod, faded, plain)
 
             if lod > 0:
-                return tf.cond(lod_in < lod, lambda: grow(y, res + 1, lod - 1), this_level)
+                return _lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1),
+                                 this_level)
             return this_level()
 
         if log2r == 2:
@@ -434,13 +463,14 @@ class Generator(_StyleGANModel):
     def call(self, latents, labels=None, truncation_psi=_UNSET, truncation_cutoff=_UNSET,
              truncation_psi_val=_UNSET, truncation_cutoff_val=_UNSET, dlatent_avg_beta=_UNSET,
              style_mixing_prob=_UNSET, is_training=False, is_validation=False,
-             randomize_noise=None, structure=None):
+             randomize_noise=None, structure=None, lod_range=None):
         dlatents = self.compute_dlatents(
             latents, labels, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
             truncation_psi_val=truncation_psi_val, truncation_cutoff_val=truncation_cutoff_val,
             dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob,
             is_training=is_training, is_validation=is_validation)
-        return self.synthesis(dlatents, randomize_noise=randomize_noise, structure=structure)
+        return self.synthesis(dlatents, randomize_noise=randomize_noise, structure=structure,
+                              lod_range=lod_range)
 
     def compute_dlatents(self, latents, labels=None, truncation_psi=_UNSET,
                          truncation_cutoff=_UNSET, truncation_psi_val=_UNSET,
@@ -514,8 +544,9 @@ def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff):
 class Discriminator(_StyleGANModel):
     """Progressive discriminator `D_basic` with minibatch standard deviation.
 
-    Call: `D(images [N, R, R, C] in [-1, 1], labels=None, structure=None)` -> scores [N, 1]
-    (logits; with labels, the score of the given class as the original's `LabelSwitch`).
+    Call: `D(images [N, R, R, C] in [-1, 1], labels=None, structure=None, lod_range=None)` ->
+    scores [N, 1] (logits; with labels, the score of the given class as the original's
+    `LabelSwitch`). `lod_range` as for `Synthesis`.
     """
 
     def __init__(self, name="D", **kwargs):
@@ -572,8 +603,9 @@ class Discriminator(_StyleGANModel):
         self.dense1.build((None, self.nf(0)))
         self.built = True
 
-    def call(self, images, labels=None, structure=None):
+    def call(self, images, labels=None, structure=None, lod_range=None):
         images = _as_float_tensor(images, "images")
+        lod_range = _check_lod_range(lod_range)
         structure = structure or self.structure
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
@@ -611,13 +643,14 @@ class Discriminator(_StyleGANModel):
                 def entry():
                     return from_rgb(ops.downscale2d(images, 2**lod), res)
                 if lod > 0:
-                    x = tf.cond(lod_in < lod, lambda: grow(res + 1, lod - 1), entry)
+                    x = _lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1),
+                                  entry)
                 else:
                     x = entry()
                 x = block(x, res)
                 if res > 2:
-                    return tf.cond(
-                        lod_in > lod,
+                    return _lod_cond(
+                        lod_in, lod_range, ">", lod,
                         lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2**(lod + 1)),
                                                      res - 1), lod_in - lod),
                         lambda: x)

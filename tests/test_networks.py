@@ -184,3 +184,28 @@ def test_synthesis_and_mapping_are_usable_alone():
     np.testing.assert_allclose(G.synthesis(dlatents, randomize_noise=False).numpy(),
                                G(latents, truncation_psi=None, randomize_noise=False).numpy(),
                                atol=1e-6)
+
+
+def test_lod_range_prunes_the_graph_without_changing_results():
+    G = randomize(networks.Generator(**TINY_G))
+    D = randomize(networks.Discriminator(**TINY_D))
+    latents = RNG.randn(2, 8).astype(np.float32)
+
+    def step(lod_range):
+        images = G(latents, randomize_noise=False, lod_range=lod_range)
+        return images, D(images, lod_range=lod_range)
+
+    for lod, lod_range in ((0.0, (0.0, 1.0)), (0.3, (0.0, 1.0)), (1.0, (1.0, 2.0)),
+                           (1.6, (1.0, 2.0)), (2.0, (2.0, 2.0)), (1.6, (0.0, 2.0))):
+        G.lod.assign(lod)
+        D.lod.assign(lod)
+        for ours, reference in zip(tf.function(step)(lod_range), step(None)):
+            np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+
+    def op_count(lod_range):  # ops of the graph and of every cond branch in it
+        graph_def = tf.function(step).get_concrete_function(lod_range).graph.as_graph_def()
+        return len(graph_def.node) + sum(len(f.node_def) for f in graph_def.library.function)
+
+    assert op_count((2.0, 2.0)) < op_count((1.0, 2.0)) < op_count(None)
+    with pytest.raises(ValueError, match="low <= high"):
+        G(latents, lod_range=(2.0, 1.0))
