@@ -1,0 +1,55 @@
+"""Export a generator (Gs) as a Keras `.keras` file and/or a TensorFlow SavedModel for serving.
+
+    python export.py --network=ffhq-1024 --format=both --outdir=exported
+
+Writes <outdir>/Gs.keras (reload: `import stylegan_tf.networks; keras.models.load_model(...)`)
+and <outdir>/Gs_savedmodel/ whose `serving_default` signature maps latents [N, latent_size]
+(+ labels [N, label_size] for conditional networks) and truncation_psi [N] to uint8 images
+[N, H, W, C]. TF Serving loads numbered versions: copy the folder to <model_root>/1/ and run
+`tensorflow_model_server --rest_api_port=8501 --model_name=stylegan --model_base_path=<model_root>`.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from stylegan_tf import export, pretrained  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both"], "What to write.")
+flags.DEFINE_string("outdir", "exported", "Output folder.")
+flags.DEFINE_integer("truncation_cutoff", 8, "SavedModel: layers that truncation_psi applies to.")
+flags.DEFINE_enum("noise", "const", ["const", "random"], "SavedModel: const = the stored noise "
+                  "(deterministic images); random = fresh noise on every request.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    try:
+        _, _, Gs = pretrained.load_networks(FLAGS.network)
+        outdir = pathlib.Path(FLAGS.outdir)
+        written = []
+        if FLAGS.format in ("keras", "both"):
+            written.append(export.export_keras(Gs, outdir / "Gs.keras"))
+        if FLAGS.format in ("savedmodel", "both"):
+            written.append(export.export_saved_model(
+                Gs, outdir / "Gs_savedmodel", truncation_cutoff=FLAGS.truncation_cutoff,
+                randomize_noise=FLAGS.noise == "random"))
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"Wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("network")
+    app.run(main)

@@ -1,0 +1,72 @@
+"""Generate images from seeds with a trained StyleGAN generator (Gs).
+
+One PNG per seed (`seed0042.png`), optionally a grid of all of them:
+
+    python generate.py --network=ffhq-1024 --seeds=0-63 --truncation_psi=0.7 --grid
+    python generate.py --network=results/00000-demo/network-snapshot-000140.pkl --seeds=1,5,9
+
+--network takes a registered name (ffhq-1024, celebahq-1024, bedrooms-256, cars-512x384,
+cats-256), an original or our pickle, or a URL. A seed always gives the same image: --noise=const
+uses the noise stored in the network, --noise=random draws noise from the seed.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from stylegan_tf import generation, images, pretrained  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+flags.DEFINE_string("seeds", "0-7", "Seeds, e.g. '0-63' or '1,5,7-9'.")
+flags.DEFINE_float("truncation_psi", 0.7, "Truncation strength (1 = none).")
+flags.DEFINE_integer("truncation_cutoff", 8, "Truncate the first this many layers (8 = coarse "
+                     "and middle styles; >= the number of layers for all).")
+flags.DEFINE_enum("noise", "const", generation.NOISE_MODES,
+                  "const: the network's stored noise; random: noise drawn from each seed.")
+flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-separated "
+                    "label values, used for every seed.")
+flags.DEFINE_string("outdir", "results/generate", "Output folder.")
+flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
+flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    generation.use_reproducible_arithmetic()
+    try:
+        seeds = generation.parse_seeds(FLAGS.seeds)
+        _, _, Gs = pretrained.load_networks(FLAGS.network)
+        labels = generation.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
+        gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
+        outdir = pathlib.Path(FLAGS.outdir)
+        generated = []
+        with tqdm(total=len(seeds), unit="img", desc="generate") as bar:
+            for chunk, chunk_images in generation.iterate_images(
+                    gen, seeds, FLAGS.truncation_psi, FLAGS.truncation_cutoff, FLAGS.noise,
+                    labels):
+                for seed, image in zip(chunk, chunk_images):
+                    images.save_png(outdir / f"seed{seed:04d}.png", image)
+                if FLAGS.grid:
+                    generated.append(chunk_images)
+                bar.update(len(chunk))
+        if FLAGS.grid:
+            images.save_png(outdir / "grid.png", images.image_grid(np.concatenate(generated)))
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {len(seeds)} image(s){' and grid.png' if FLAGS.grid else ''} to {outdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("network")
+    app.run(main)

@@ -1,0 +1,81 @@
+"""The StyleGAN paper's figures, with the original release's seeds and layouts.
+
+Without --network: the original's eight figures from the pretrained networks (figures 2-5 and 8
+from FFHQ, 10-12 from bedrooms, cars and cats; downloaded once):
+
+    python generate_figures.py --size=256
+
+With --network: the five figure kinds for that network (a registered name, a pickle or a URL):
+
+    python generate_figures.py --network=results/00000-demo/network-final.pkl
+    python generate_figures.py --network=celebahq-1024 --figures=style-mixing,truncation-trick
+
+--size sets the width in pixels of one image cell (default: the network's resolution, i.e. the
+original's full-size figures). Images use the original's defaults: uncurated and noise-detail
+figures draw noise (reproducibly, from the figure's seed), the others use the stored noise.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from stylegan_tf import generation, images, pretrained  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("network", None, "Network for all figures (default: the original's "
+                    "pretrained networks).")
+flags.DEFINE_list("figures", list(generation.FIGURE_FILES),
+                  f"Figure kinds: {', '.join(generation.FIGURE_FILES)}.")
+flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
+                     "resolution).")
+flags.DEFINE_integer("noise_samples", 100, "Noise draws for the noise-detail figure.")
+flags.DEFINE_integer("batch_size", 8, "Images per synthesis call.")
+flags.DEFINE_string("outdir", "results", "Output folder.")
+
+
+def _figure_jobs():
+    """[(file name, figure kind, network spec, registry name or None)] to draw, in order."""
+    unknown = [kind for kind in FLAGS.figures if kind not in generation.FIGURE_FILES]
+    if unknown:
+        raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(generation.FIGURE_FILES)}.")
+    if FLAGS.size is not None and FLAGS.size < 1:
+        raise ValueError(f"--size must be >= 1, got {FLAGS.size}.")
+    if FLAGS.network is None:
+        return [(name, kind, network, network)
+                for name, kind, network in generation.ORIGINAL_FIGURES if kind in FLAGS.figures]
+    registered = pretrained.lookup(FLAGS.network)
+    return [(generation.FIGURE_FILES[kind] + ".png", kind, FLAGS.network,
+             registered.name if registered else None) for kind in FLAGS.figures]
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    generation.use_reproducible_arithmetic()
+    try:
+        jobs = _figure_jobs()
+        outdir = pathlib.Path(FLAGS.outdir)
+        loaded = {}  # network spec -> ImageGenerator (each network loads once)
+        for filename, kind, network, registry_name in jobs:
+            if network not in loaded:
+                loaded.clear()  # keep one network in memory at a time
+                _, _, Gs = pretrained.load_networks(network)
+                loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True)
+            figure = generation.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
+                                            FLAGS.noise_samples)
+            path = images.save_png(outdir / filename, figure)
+            print(f"{path} ({figure.width}x{figure.height})")
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,80 @@
+"""Style mixing grid (the paper's Figure 3) for any StyleGAN generator.
+
+Rows are destination seeds, columns source seeds; each cell is the row's image with the chosen
+style layers taken from the column's seed. The top row and left column show the unmixed images.
+
+    python style_mixing.py --network=ffhq-1024 --size=256
+    python style_mixing.py --network=ffhq-1024 --rows=85,100,75 --cols=55,821,1789 --styles=middle
+    python style_mixing.py --network=snapshot.pkl --styles=0-3,0-3,4-7 --rows=1,2,3 --cols=4,5
+
+--styles: coarse (layers 0-3, 4^2-8^2), middle (4-7, 16^2-32^2), fine (8+, 64^2 and up), a layer
+'i' or a range 'i-j', either one for every row or one per row. The defaults are Figure 3's.
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from stylegan_tf import generation, images, pretrained  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+flags.DEFINE_string("rows", ",".join(map(str, generation.FIGURE3_DST_SEEDS)),
+                    "Destination seeds, one per row.")
+flags.DEFINE_string("cols", ",".join(map(str, generation.FIGURE3_SRC_SEEDS)),
+                    "Source seeds, one per column.")
+flags.DEFINE_list("styles", list(generation.FIGURE3_ROW_STYLES),
+                  "Style layers copied from the column seed: one entry, or one per row.")
+flags.DEFINE_float("truncation_psi", 1.0, "Truncation of every dlatent before mixing (1 = none, "
+                   "as the paper's figure).")
+flags.DEFINE_integer("truncation_cutoff", 8, "Layers truncated when --truncation_psi != 1.")
+flags.DEFINE_string("labels", None, "Conditional networks: class index or label values.")
+flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
+                     "resolution).")
+flags.DEFINE_string("outdir", "results", "Output folder.")
+flags.DEFINE_bool("cells", False, "Also write each mixed image as row<seed>-col<seed>.png.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    generation.use_reproducible_arithmetic()
+    try:
+        row_seeds = generation.parse_seeds(FLAGS.rows)
+        col_seeds = generation.parse_seeds(FLAGS.cols)
+        if len(FLAGS.styles) not in (1, len(row_seeds)):
+            raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
+                             "rows; give one for all rows or one per row.")
+        _, _, Gs = pretrained.load_networks(FLAGS.network)
+        row_styles = [generation.parse_layer_range(style, Gs.num_layers)
+                      for style in FLAGS.styles]
+        if len(row_styles) == 1:
+            row_styles = row_styles * len(row_seeds)
+        labels = generation.make_labels(Gs.label_size, FLAGS.labels, 1)
+        gen = generation.ImageGenerator(Gs, progress=True)
+        canvas, cells, _ = generation.style_mixing_grid(
+            gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
+            labels)
+        scale = generation.cell_scale(FLAGS.size, Gs.resolution)
+        outdir = pathlib.Path(FLAGS.outdir)
+        path = images.save_png(outdir / "style-mixing.png",
+                               generation.scale_canvas(canvas, scale))
+        if FLAGS.cells:
+            for row_seed, row_cells in zip(row_seeds, cells):
+                for col_seed, cell in zip(col_seeds, row_cells):
+                    images.save_png(outdir / f"row{row_seed}-col{col_seed}.png", cell)
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path} ({len(row_seeds)} x {len(col_seeds)} mixes)")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("network")
+    app.run(main)

@@ -1,0 +1,184 @@
+"""The official pretrained StyleGAN networks and the resolution of every `--network` value.
+
+The five networks of the original release (SPEC §9.5) are registered with `stylegan_tf.downloads`
+under short names ("ffhq-1024", ...). They download once into the cache (`$STYLEGAN_CACHE`, default
+`~/.cache/stylegan_tf`) from NVIDIA's CDN and then work offline. NVIDIA publishes no size or hash
+for these pickles, so their entries carry none: a downloaded file is trusted as is, and the loader
+still refuses anything that is not a StyleGAN network pickle.
+
+Example:
+    from stylegan_tf import pretrained
+    G, D, Gs = pretrained.load_networks("ffhq-1024")         # or a path, or a URL
+    path = pretrained.resolve_network("results/00000-demo/network-snapshot-000140.pkl")
+"""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import re
+import urllib.parse
+import urllib.request
+
+from stylegan_tf import downloads, legacy
+
+_CDN = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/"
+_DRIVE = "https://drive.google.com/uc?id="
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedNetwork:
+    """One downloadable network pickle `(G, D, Gs)`.
+
+    Args:
+        name: registry name, e.g. "ffhq-1024".
+        filename: file name of the pickle, e.g. "karras2019stylegan-ffhq-1024x1024.pkl".
+        url: where `fetch` downloads it from (http(s):// or file://).
+        original_url: the address the original release used (Google Drive), accepted as an alias;
+            Drive's download interstitial keeps it from being fetched directly.
+        image_size: (width, height) of the useful image content.
+        sha256: SHA-256 of the pickle, or None where none is published.
+        size: size in bytes, or None where unknown.
+        description: one line for listings and error messages.
+    """
+    name: str
+    filename: str
+    url: str
+    original_url: str = None
+    image_size: tuple = None
+    sha256: str = None
+    size: int = None
+    description: str = ""
+
+    @property
+    def weight_file(self):
+        """The `downloads.WeightFile` that fetches and caches this pickle."""
+        return downloads.WeightFile(name=self.name, filename=self.filename, sha256=self.sha256,
+                                    size=self.size, url=self.url, description=self.description)
+
+
+NETWORKS = {}
+_ALIASES = {}  # lower-case names and file names, and exact URLs -> registry name
+
+
+def register_network(network):
+    """Adds (or replaces) a network in this registry and in `downloads.REGISTRY`; returns it."""
+    NETWORKS[network.name] = network
+    for alias in (network.name.lower(), network.filename.lower(), network.url,
+                  network.original_url):
+        if alias:
+            _ALIASES[alias] = network.name
+    downloads.register(network.weight_file)
+    return network
+
+
+def _official(name, stem, drive_id, image_size, description):
+    filename = f"karras2019stylegan-{stem}.pkl"
+    return register_network(PretrainedNetwork(
+        name=name, filename=filename, url=_CDN + filename, original_url=_DRIVE + drive_id,
+        image_size=image_size, description=description))
+
+
+_official("ffhq-1024", "ffhq-1024x1024", "1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ", (1024, 1024),
+          "StyleGAN, Flickr-Faces-HQ (FFHQ), 1024x1024")
+_official("celebahq-1024", "celebahq-1024x1024", "1MGqJl28pN4t7SAtSrPdSRJSQJqahkzUf", (1024, 1024),
+          "StyleGAN, CelebA-HQ, 1024x1024")
+_official("bedrooms-256", "bedrooms-256x256", "1MOSKeGF0FJcivpBI7s63V9YHloUTORiF", (256, 256),
+          "StyleGAN, LSUN Bedroom, 256x256")
+_official("cars-512x384", "cars-512x384", "1MJ6iCfNtMIRicihwRorsM3b7mmtmK9c3", (512, 384),
+          "StyleGAN, LSUN Car, 512x384 (stored as 512x512; the content is rows 64-447)")
+_official("cats-256", "cats-256x256", "1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ", (256, 256),
+          "StyleGAN, LSUN Cat, 256x256")
+
+
+def lookup(spec):
+    """The registered network a name, file name or URL refers to, or None."""
+    text = str(spec).strip()
+    name = _ALIASES.get(text) or _ALIASES.get(text.lower())
+    return NETWORKS.get(name) if name else None
+
+
+def _downloads_accepts_unhashed_files():
+    # Whether downloads.WeightFile allows sha256=None (files without a published hash). Without
+    # that, downloads.fetch would treat such a file as corrupt and move a good cached copy aside.
+    return downloads.WeightFile.__dataclass_fields__["sha256"].default is None
+
+
+def fetch(weight_file, root=None, offline=None):
+    """`downloads.fetch` for a network pickle; returns the local path.
+
+    Raises:
+        downloads.WeightFileError: missing and not downloadable (offline, network error, bad
+            hash); the message says where to get the file and where to put it.
+    """
+    if weight_file.sha256 is None and not _downloads_accepts_unhashed_files():
+        destination = downloads.cache_path(weight_file, root)
+        if destination.is_file():
+            return destination
+        raise downloads.WeightFileError(
+            f"{weight_file.description or weight_file.name} is not in the cache, and this "
+            f"version of stylegan_tf.downloads cannot fetch files without a published SHA-256. "
+            f"Download {weight_file.url} by hand and save it as {destination}.")
+    return downloads.fetch(weight_file, root=root, offline=offline)
+
+
+def _url_weight_file(url):
+    """An ad-hoc cache entry for a URL outside the registry: `<md5(url)>_<file name>`, so two
+    URLs never share a cache file (as the original `open_url`)."""
+    basename = os.path.basename(urllib.parse.urlparse(url).path) or "network.pkl"
+    safe_name = re.sub(r"[^0-9a-zA-Z._-]", "_", basename)
+    digest = hashlib.md5(url.encode("utf-8")).hexdigest()
+    return downloads.WeightFile(name=url, filename=f"{digest}_{safe_name}", sha256=None,
+                                size=None, url=url, description=url)
+
+
+def resolve_network(spec, root=None, offline=None):
+    """Turns any `--network` value into the path of a local pickle.
+
+    Args:
+        spec: a pickle path (original release or our snapshot), a registry name
+            ("ffhq-1024", see NETWORKS), a registered file name or URL, any other http(s) URL
+            (downloaded once into the cache) or a file:// URL (used in place).
+        root: cache folder; default `downloads.cache_dir()`.
+        offline: never download (default: $STYLEGAN_OFFLINE).
+
+    Returns:
+        pathlib.Path of an existing file.
+
+    Raises:
+        ValueError: the value names nothing usable (the message lists the registered names).
+        downloads.WeightFileError: a download is needed but impossible.
+    """
+    text = os.fspath(spec).strip() if isinstance(spec, (str, os.PathLike)) else None
+    if not text:
+        raise ValueError(f"a network is required (a .pkl path, a URL or one of: "
+                         f"{', '.join(NETWORKS)}); got {spec!r}.")
+    path = pathlib.Path(text).expanduser()
+    if path.is_file():  # a local copy wins over a registered file of the same name
+        return path
+    registered = lookup(text)
+    if registered is not None:
+        return fetch(registered.weight_file, root=root, offline=offline)
+
+    scheme = urllib.parse.urlparse(text).scheme.lower()
+    if scheme in ("http", "https"):
+        return fetch(_url_weight_file(text), root=root, offline=offline)
+    if scheme == "file":
+        path = pathlib.Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
+        if not path.is_file():
+            raise ValueError(f"{text}: no such file ({path}).")
+        return path
+
+    if path.is_dir():
+        pickles = sorted(entry.name for entry in path.glob("*.pkl"))
+        hint = f" It holds: {', '.join(pickles[-5:])}." if pickles else ""
+        raise ValueError(f"{text} is a folder; pass one network pickle inside it.{hint}")
+    if os.sep in text or "/" in text or text.endswith(".pkl"):
+        raise ValueError(f"{text}: no such file.")
+    raise ValueError(f"{text!r} is neither a file, a URL nor a registered network. Registered "
+                     f"networks: {', '.join(NETWORKS)}.")
+
+
+def load_networks(spec, root=None, offline=None):
+    """`legacy.load_networks` for any `--network` value (see `resolve_network`): (G, D, Gs)."""
+    return legacy.load_networks(resolve_network(spec, root=root, offline=offline))

@@ -1,0 +1,97 @@
+"""Keras and SavedModel exports reload and reproduce the source network exactly."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FIXTURES_DIR, REPO_ROOT
+from stylegan_tf import export, images, legacy, networks
+
+NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
+pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
+LATENTS = np.random.RandomState(1).randn(4, 64).astype(np.float32)
+PSIS = np.array([0.7, 1.0, 0.5, -0.3], np.float32)
+
+
+@pytest.fixture(scope="module")
+def Gs():
+    return legacy.load_networks(NETWORK)[2]
+
+
+def test_keras_file_round_trips_exactly(Gs, tmp_path):
+    path = export.export_keras(Gs, tmp_path / "Gs.keras")
+    reloaded = keras.models.load_model(path)
+    assert isinstance(reloaded, networks.Generator) and reloaded.name == Gs.name
+    for kwargs in (dict(truncation_psi=0.7), dict(truncation_psi=None)):
+        np.testing.assert_array_equal(
+            reloaded(LATENTS, None, randomize_noise=False, **kwargs).numpy(),
+            Gs(LATENTS, None, randomize_noise=False, **kwargs).numpy())
+    for (name, a), b in zip(legacy.original_variables(Gs).items(),
+                            legacy.original_variables(reloaded).values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    export.export_keras(Gs, path)  # replacing an earlier export
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Gs.keras"]
+    with pytest.raises(ValueError, match=".keras"):
+        export.export_keras(Gs, tmp_path / "Gs.h5")
+
+
+def test_saved_model_serves_uint8_images_exactly(Gs, tmp_path):
+    path = export.export_saved_model(Gs, tmp_path / "served")
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    inputs = served.structured_input_signature[1]
+    assert sorted(inputs) == ["latents", "truncation_psi"]
+    assert inputs["latents"].shape.as_list() == [None, 64]
+    out = served(latents=tf.constant(LATENTS), truncation_psi=tf.constant(PSIS))["images"].numpy()
+    assert out.dtype == np.uint8 and out.shape == (4, 32, 32, 3)
+
+    # Bit-exact against the same function run from the in-memory network.
+    function, signature = export.serving_function(Gs)
+    in_memory = tf.function(function, input_signature=signature)
+    np.testing.assert_array_equal(out, in_memory(LATENTS, PSIS)["images"].numpy())
+    # And the images Gs makes with each psi (eager execution: up to 1 step in rare pixels).
+    for index, psi in enumerate(PSIS):
+        reference = images.to_uint8(Gs(LATENTS[index:index + 1], None, truncation_psi=float(psi),
+                                       randomize_noise=False))
+        difference = np.abs(out[index:index + 1].astype(int) - reference)
+        assert difference.max() <= 1 and np.mean(difference > 0) < 0.01, psi
+
+    export.export_saved_model(Gs, path)  # replacing an earlier export
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
+
+
+def test_saved_model_of_a_conditional_network(tmp_path):
+    Gs = networks.Generator(resolution=8, num_channels=3, label_size=3, fmap_base=32, fmap_max=8,
+                            latent_size=8, dlatent_size=8, mapping_fmaps=8, mapping_layers=2)
+    for variable in Gs.synthesis.noise_buffers + [Gs.dlatent_avg]:
+        variable.assign(np.random.RandomState(0).randn(*variable.shape))
+    path = export.export_saved_model(Gs, tmp_path / "conditional", truncation_cutoff=None)
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    assert sorted(served.structured_input_signature[1]) == ["labels", "latents",
+                                                           "truncation_psi"]
+    latents = np.random.RandomState(2).randn(3, 8).astype(np.float32)
+    labels = np.eye(3, dtype=np.float32)
+    out = served(latents=latents, labels=labels, truncation_psi=tf.fill([3], 0.5))["images"]
+    reference = images.to_uint8(Gs(latents, labels, truncation_psi=0.5, truncation_cutoff=99,
+                                   randomize_noise=False))
+    assert np.abs(out.numpy().astype(int) - reference).max() <= 1
+
+
+@pytest.mark.slow
+def test_export_cli(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STYLEGAN_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "export.py"), f"--network={NETWORK}",
+         f"--outdir={tmp_path}"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "Gs.keras").is_file()
+    assert (tmp_path / "Gs_savedmodel" / "saved_model.pb").is_file()
+    served = tf.saved_model.load(str(tmp_path / "Gs_savedmodel"))
+    out = served.signatures["serving_default"](latents=LATENTS[:1],
+                                               truncation_psi=PSIS[:1])["images"]
+    assert out.shape == (1, 32, 32, 3)

@@ -1,0 +1,174 @@
+"""The pretrained-network registry and `--network` resolution, downloading only from a local
+HTTP server on 127.0.0.1 and from file:// URLs."""
+
+import functools
+import hashlib
+import http.server
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES_DIR
+from stylegan_tf import downloads, legacy, pretrained
+
+NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
+pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
+needs_unhashed_downloads = pytest.mark.skipif(
+    not pretrained._downloads_accepts_unhashed_files(),
+    reason="stylegan_tf.downloads does not accept files without a SHA-256 yet")
+
+
+@pytest.fixture(scope="module")
+def network_sha256():
+    return hashlib.sha256(NETWORK.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def registry(monkeypatch, tmp_path):
+    """Private copies of the registries, an empty cache and downloads allowed."""
+    monkeypatch.setattr(pretrained, "NETWORKS", dict(pretrained.NETWORKS))
+    monkeypatch.setattr(pretrained, "_ALIASES", dict(pretrained._ALIASES))
+    monkeypatch.setattr(downloads, "REGISTRY", dict(downloads.REGISTRY))
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("STYLEGAN_OFFLINE", raising=False)
+    return tmp_path / "cache"
+
+
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    requests = []
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """Serves a folder holding network.pkl on 127.0.0.1; yields (base URL, request log)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(NETWORK, served / "network.pkl")
+    handler = functools.partial(_CountingHandler, directory=str(served))
+    _CountingHandler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _CountingHandler.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_official_networks_are_registered():
+    assert list(pretrained.NETWORKS) == ["ffhq-1024", "celebahq-1024", "bedrooms-256",
+                                         "cars-512x384", "cats-256"]
+    ffhq = pretrained.NETWORKS["ffhq-1024"]
+    assert ffhq.url == ("https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/"
+                        "karras2019stylegan-ffhq-1024x1024.pkl")
+    assert ffhq.original_url == "https://drive.google.com/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ"
+    assert downloads.REGISTRY["ffhq-1024"].url == ffhq.url
+    for alias in ("ffhq-1024", "FFHQ-1024", "karras2019stylegan-ffhq-1024x1024.pkl", ffhq.url,
+                  ffhq.original_url):
+        assert pretrained.lookup(alias) is ffhq
+    assert pretrained.lookup("ffhq") is None
+    assert pretrained.NETWORKS["cars-512x384"].image_size == (512, 384)
+
+
+def test_paths_and_file_urls_resolve_in_place(tmp_path, monkeypatch):
+    assert pretrained.resolve_network(NETWORK) == NETWORK
+    # A local file wins over the registered network of the same file name.
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(NETWORK, tmp_path / "karras2019stylegan-cats-256x256.pkl")
+    local = pretrained.resolve_network("karras2019stylegan-cats-256x256.pkl")
+    assert local.resolve() == tmp_path / "karras2019stylegan-cats-256x256.pkl"
+    assert pretrained.resolve_network(str(NETWORK)) == NETWORK
+    assert pretrained.resolve_network(NETWORK.as_uri()) == NETWORK
+    with pytest.raises(ValueError, match="no such file"):
+        pretrained.resolve_network(tmp_path / "missing.pkl")
+    with pytest.raises(ValueError, match="no such file"):
+        pretrained.resolve_network((tmp_path / "missing.pkl").as_uri())
+    shutil.copy(NETWORK, tmp_path / "network-snapshot-000001.pkl")
+    with pytest.raises(ValueError, match="is a folder.*network-snapshot-000001.pkl"):
+        pretrained.resolve_network(tmp_path)
+    with pytest.raises(ValueError, match="Registered networks: ffhq-1024, celebahq-1024"):
+        pretrained.resolve_network("ffhq-2048")
+    with pytest.raises(ValueError, match="required"):
+        pretrained.resolve_network("")
+
+
+def test_registered_network_downloads_once_then_works_offline(registry, http_server,
+                                                              network_sha256):
+    base_url, requests = http_server
+    pretrained.register_network(pretrained.PretrainedNetwork(
+        name="tiny-32", filename="tiny-32.pkl", url=f"{base_url}/network.pkl",
+        sha256=network_sha256, size=NETWORK.stat().st_size, description="test network"))
+    G, D, Gs = pretrained.load_networks("tiny-32")
+    assert requests == ["/network.pkl"]
+    cached = registry / "urls" / "tiny-32.pkl"
+    assert cached.read_bytes() == NETWORK.read_bytes()
+    reference = legacy.load_networks(NETWORK)[2]
+    latents = np.random.RandomState(0).randn(2, 64)
+    np.testing.assert_array_equal(Gs(latents, None, randomize_noise=False).numpy(),
+                                  reference(latents, None, randomize_noise=False).numpy())
+    # Cached: no new request, also offline and through the URL alias.
+    assert pretrained.resolve_network("tiny-32", offline=True) == cached
+    assert pretrained.resolve_network(f"{base_url}/network.pkl") == cached
+    assert requests == ["/network.pkl"]
+
+
+def test_offline_without_a_copy_says_where_to_put_it(registry, network_sha256):
+    pretrained.register_network(pretrained.PretrainedNetwork(
+        name="tiny-32", filename="tiny-32.pkl", url="http://127.0.0.1:9/network.pkl",
+        sha256=network_sha256, size=NETWORK.stat().st_size, description="test network"))
+    with pytest.raises(downloads.WeightFileError) as error:
+        pretrained.resolve_network("tiny-32", offline=True)
+    assert str(registry / "urls" / "tiny-32.pkl") in str(error.value)
+    assert "http://127.0.0.1:9/network.pkl" in str(error.value)
+
+
+def test_corrupt_download_is_rejected(registry, http_server):
+    base_url, _ = http_server
+    pretrained.register_network(pretrained.PretrainedNetwork(
+        name="tiny-32", filename="tiny-32.pkl", url=f"{base_url}/network.pkl", sha256="0" * 64,
+        description="test network"))
+    with pytest.raises(downloads.WeightFileError, match="SHA-256"):
+        pretrained.resolve_network("tiny-32")
+    assert not (registry / "urls" / "tiny-32.pkl").exists()
+
+
+def test_file_url_entries_are_copied_into_the_cache(registry, network_sha256):
+    pretrained.register_network(pretrained.PretrainedNetwork(
+        name="tiny-file", filename="tiny-file.pkl", url=NETWORK.as_uri(), sha256=network_sha256))
+    path = pretrained.resolve_network("tiny-file")
+    assert path == registry / "urls" / "tiny-file.pkl" and path.read_bytes() == NETWORK.read_bytes()
+
+
+@needs_unhashed_downloads
+def test_any_http_url_is_downloaded_once(registry, http_server):
+    base_url, requests = http_server
+    url = f"{base_url}/network.pkl"
+    path = pretrained.resolve_network(url)
+    assert path.parent == registry / "urls"
+    assert path.name == hashlib.md5(url.encode()).hexdigest() + "_network.pkl"
+    assert path.read_bytes() == NETWORK.read_bytes()
+    assert pretrained.resolve_network(url) == path and requests == ["/network.pkl"]
+
+
+def test_unhashed_entries_with_an_older_downloads_module(registry, monkeypatch):
+    monkeypatch.setattr(pretrained, "_downloads_accepts_unhashed_files", lambda: False)
+    official = pretrained.NETWORKS["cats-256"]
+    with pytest.raises(downloads.WeightFileError, match="by hand") as error:
+        pretrained.resolve_network("cats-256")
+    destination = registry / "urls" / official.filename
+    assert official.url in str(error.value) and str(destination) in str(error.value)
+    destination.parent.mkdir(parents=True)
+    shutil.copy(NETWORK, destination)  # a copy put there by hand is used as is
+    assert pretrained.resolve_network("cats-256") == destination
