@@ -123,6 +123,11 @@ class _StyleGANModel(keras.Model):
     def from_config(cls, config):
         return cls(name=config["name"], **config["static_kwargs"])
 
+    def _default_save_signature(self):
+        # Keras would trace `self(inputs)` as a serving signature, which cannot express the
+        # labels and call options; stylegan_tf.export writes explicit signatures instead.
+        return None
+
     def original_variables(self):
         """OrderedDict {original variable name: Keras variable}, in the original creation order."""
         return collections.OrderedDict(self._original_variable_list())

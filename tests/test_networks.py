@@ -176,6 +176,14 @@ def test_keras_save_and_reload_give_identical_outputs(tmp_path, which):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
 
 
+def test_plain_tf_saved_model_save_works_for_conditional_networks(tmp_path):
+    G = networks.Generator(**TINY_G, label_size=2)
+    G(RNG.randn(1, 8), np.eye(2, dtype=np.float32)[:1])
+    tf.saved_model.save(G, str(tmp_path / "G"))
+    assert "serving_default" not in tf.saved_model.load(str(tmp_path / "G")).signatures
+    assert (tmp_path / "G" / "saved_model.pb").exists()
+
+
 def test_synthesis_and_mapping_are_usable_alone():
     G = randomize(networks.Generator(**TINY_G))
     latents = RNG.randn(3, 8).astype(np.float32)
