@@ -23,6 +23,8 @@ import zipfile
 
 from tqdm import tqdm
 
+from stylegan_tf import fileio
+
 _CHUNK = 1 << 20
 
 
@@ -172,22 +174,12 @@ def _is_valid(path, sha256, size=None):
 
 def _atomic_write_from(source_file, destination, total=None, label=None):
     """Copies a file object to destination via a temporary file in the same folder and a rename."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=label,
-                                             disable=label is None, leave=False) as bar:
-            for chunk in iter(lambda: source_file.read(_CHUNK), b""):
-                out.write(chunk)
-                bar.update(len(chunk))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(temp_name, destination)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with fileio.atomic_write(destination) as out, tqdm(
+            total=total, unit="B", unit_scale=True, desc=label, disable=label is None,
+            leave=False) as bar:
+        for chunk in iter(lambda: source_file.read(_CHUNK), b""):
+            out.write(chunk)
+            bar.update(len(chunk))
 
 
 def _open_member(distribution_path, member):

@@ -5,13 +5,13 @@ to [0, 255] with `x * 255 / (hi - lo) + 0.5 - lo * 255 / (hi - lo)` (for [-1, 1]
 in float32, then a saturating cast (clamp to [0, 255], truncate), i.e. round half up.
 """
 
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import PIL.Image
 import tensorflow as tf
+
+from stylegan_tf import fileio
 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -96,17 +96,6 @@ def save_png(path, image):
     """
     path = pathlib.Path(path)
     pil_image = image if isinstance(image, PIL.Image.Image) else to_pil(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            pil_image.save(file, format="PNG")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp creates 0600; use the usual file mode
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with fileio.atomic_write(path) as file:
+        pil_image.save(file, format="PNG")
     return path

@@ -14,11 +14,10 @@ import io
 import os
 import pickle
 import re
-import tempfile
 
 import numpy as np
 
-from stylegan_tf import networks
+from stylegan_tf import fileio, networks
 
 
 class LegacyPickleError(ValueError):
@@ -49,20 +48,15 @@ class _EasyDict(dict):
     """Stand-in for `dnnlib.util.EasyDict` (a dict with attribute access)."""
 
 
-def _numpy_global(module, name):
-    import numpy  # noqa: F401  (numpy.core is an alias of numpy._core on NumPy 2)
-    core = getattr(np, "_core", None) or np.core
-    table = {
-        "multiarray._reconstruct": core.multiarray._reconstruct,
-        "multiarray.scalar": core.multiarray.scalar,
-        "numeric._frombuffer": getattr(core.numeric, "_frombuffer", None),
-    }
-    submodule = module.split(".", 2)[-1]
-    return table.get(f"{submodule}.{name}")
-
-
-_ALLOWED_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray",
-                          "numpy.core.numeric", "numpy._core.numeric")
+_NUMPY_CORE = getattr(np, "_core", None) or np.core  # NumPy 2 calls numpy.core numpy._core
+# The NumPy functions that rebuild arrays and scalars, under both module names.
+_NUMPY_GLOBALS = {
+    (f"{package}.{module}", name): getattr(getattr(_NUMPY_CORE, module), name)
+    for package in ("numpy.core", "numpy._core")
+    for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
+                         ("numeric", "_frombuffer"))
+    if hasattr(getattr(_NUMPY_CORE, module), name)}
+_NUMPY_GLOBALS.update({("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype})
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -73,14 +67,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return NetworkState
         if (module, name) == ("dnnlib.util", "EasyDict"):
             return _EasyDict
-        if (module, name) == ("numpy", "ndarray"):
-            return np.ndarray
-        if (module, name) == ("numpy", "dtype"):
-            return np.dtype
-        if module in _ALLOWED_NUMPY_MODULES:
-            found = _numpy_global(module, name)
-            if found is not None:
-                return found
+        if (module, name) in _NUMPY_GLOBALS:
+            return _NUMPY_GLOBALS[(module, name)]
         if module.split(".")[0] in ("torch", "torch_utils"):
             raise LegacyPickleError(
                 f"this is a PyTorch pickle (it references {module}.{name}), e.g. from "
@@ -348,19 +336,8 @@ class _OriginalFormatPickler(pickle._Pickler):
 
 
 def _write_atomically(path, obj):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".pkl", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            _OriginalFormatPickler(file, protocol=4).dump(obj)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    with fileio.atomic_write(path) as file:
+        _OriginalFormatPickler(file, protocol=4).dump(obj)
 
 
 def save_networks(path, G, D, Gs):

@@ -219,7 +219,7 @@ def _open_record_writer(path):
 
 def _import_tensorflow():
     """Imports TensorFlow (seconds) before a progress bar starts, so that the bar's rate means something."""
-    import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+    import tensorflow  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
 
 
 def check_target(tfrecord_dir, overwrite=False):

@@ -163,7 +163,7 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original
     legacy.save_networks(path, G, D, Gs)
     resaved = legacy.read_pickle(path)
     assert b"dnnlib.tflib.network" in path.read_bytes()
-    assert not list(tmp_path.glob(".tmp-*"))  # nothing left behind by the atomic write
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing left behind by the atomic write
 
     def flatten(state):
         yield state["name"], state["build_func_name"], state["static_kwargs"]

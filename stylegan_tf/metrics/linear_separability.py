@@ -9,7 +9,6 @@ layer's dlatent); the conditional entropy H(attribute | SVM prediction) in bits 
 attributes, and the scores are 2^sum for z (`ls_z`) and w (`ls_w`).
 """
 import math
-import os
 import pathlib
 import warnings
 

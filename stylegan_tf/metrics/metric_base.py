@@ -10,12 +10,11 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import downloads
+from stylegan_tf import downloads, fileio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,17 +174,8 @@ def real_statistics_cache_file(options, metric_name, **kwargs):
 
 def save_npz_atomic(path, **arrays):
     """np.savez to a temporary file beside `path`, then rename."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with fileio.atomic_write(path) as file:
+        np.savez(file, **arrays)
 
 
 def iterate_reals(options, minibatch_size):
