@@ -1,0 +1,102 @@
+"""Training speed: images/s of full training steps with the FFHQ architecture.
+
+One step is what the original's PERF figure times: a D step (non-saturating logistic loss, R1
+gamma 10, style mixing 0.9, random noise) with the Gs update, then a G step, at lod 0 on random
+reals. Runs eager, tf.function and XLA steps on one replica, then the same global minibatch on two
+mirrored replicas (two logical devices; on a CPU they share its cores, so the ratio shows the
+overhead of replication, not extra compute).
+
+Usage:
+    python benchmarks/bench_training.py                      # 64x64, all modes, 2 replicas
+    python benchmarks/bench_training.py --resolutions=64,256 --steps=3 --modes=function,xla
+
+Compare with ../shared/PERF.md: the original release trains at 64x64, batch 8, at 24-33 s/step
+on the 2-core CI machine.
+"""
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from absl import app  # pylint: disable=wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("resolutions", ["64"], "Network resolutions (FFHQ widths: fmap_base 8192, "
+                  "fmap_max 512, latent 512, 8 mapping layers).")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "Step compilation modes on 1 replica.")
+flags.DEFINE_list("replica_modes", ["function"], "Modes to time on 2 mirrored replicas "
+                  "(empty: skip).")
+flags.DEFINE_integer("batch", 8, "Global minibatch.")
+flags.DEFINE_integer("steps", 2, "Timed steps per configuration (after one warm-up step).")
+
+
+def build(strategy, resolution, mode):
+    from stylegan_tf import config as config_lib
+    from stylegan_tf import training_loop
+    import numpy as np
+    return training_loop.Trainer(
+        strategy, {}, {}, resolution, 3, 0, config_lib.LossConfig("G_logistic_nonsaturating"),
+        config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
+        config_lib.OptimizerConfig(), config_lib.OptimizerConfig(), G_smoothing_kimg=10.0,
+        labels=np.zeros([16, 0], np.float32), compile_mode=mode)
+
+
+def time_steps(trainer, resolution, batch, steps):
+    """(first step seconds incl. tracing/compilation, mean seconds of the next `steps`)."""
+    import numpy as np
+    images = np.random.RandomState(0).randint(0, 256, [batch, resolution, resolution, 3])
+    images = images.astype(np.uint8)
+    labels = np.zeros([batch, 0], np.float32)
+    if trainer.num_replicas > 1:
+        reals, labels = trainer.distribute_batch(images, labels)
+    else:
+        reals = images
+
+    def step():
+        trainer.d_step(reals, labels, 0.0, 0.001, batch)
+        out = trainer.g_step(0.0, 0.001, batch)
+        for value in trainer.strategy.experimental_local_results(out["Loss/G_loss"]):
+            value.numpy()  # wait for the step
+
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return first, (time.perf_counter() - start) / steps
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    from stylegan_tf import training_loop
+    if FLAGS.replica_modes:
+        training_loop.split_cpu(2)
+    import tensorflow as tf
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    print(f"{'res':>4} {'replicas':>8} {'mode':>9} {'first step s':>13} {'s/step':>8} "
+          f"{'img/s':>7}")
+    for resolution in map(int, FLAGS.resolutions):
+        single = {}
+        for mode in FLAGS.modes:
+            first, per_step = time_steps(build(one, resolution, mode), resolution, FLAGS.batch,
+                                         FLAGS.steps)
+            single[mode] = per_step
+            print(f"{resolution:>4} {1:>8} {mode:>9} {first:>13.1f} {per_step:>8.2f} "
+                  f"{FLAGS.batch / per_step:>7.2f}", flush=True)
+        for mode in FLAGS.replica_modes:
+            two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            first, per_step = time_steps(build(two, resolution, mode), resolution, FLAGS.batch,
+                                         FLAGS.steps)
+            speedup = f" ({single[mode] / per_step:.2f}x 1 replica)" if mode in single else ""
+            print(f"{resolution:>4} {2:>8} {mode:>9} {first:>13.1f} {per_step:>8.2f} "
+                  f"{FLAGS.batch / per_step:>7.2f}{speedup}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

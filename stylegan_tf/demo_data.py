@@ -1,0 +1,46 @@
+"""The demo's embedded training set: scikit-learn's handwritten digits as an original-format
+TFRecord dataset, written on first use (no network access needed).
+
+scikit-learn ships 1,797 8x8 grayscale digits (values 0..16). They are scaled to 0..255, resized to
+32x32 with bicubic interpolation and stored like the original `dataset_tool.py create_mnist` does:
+one `<name>-rNN.tfrecords` per resolution (32x32 down to 4x4), records `shape` = [C, H, W] and
+`data` = uint8 CHW bytes, mips as cumulative float 2x2 averages rounded on write, shuffled with
+`RandomState(123)`, and the one-hot labels in `<name>-rxx.labels`.
+"""
+
+import os
+
+import numpy as np
+import PIL.Image
+
+from stylegan_tf import tfrecord_export
+
+
+def digits_images(resolution=32):
+    """scikit-learn's digits as uint8 [1797, 1, R, R] (bicubic upscaling) and one-hot labels."""
+    from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
+    digits = load_digits()
+    images = []
+    for image in digits.images:  # [8, 8] float, 0..16
+        pixels = PIL.Image.fromarray(np.rint(image * (255.0 / 16.0)).astype(np.uint8), "L")
+        pixels = pixels.resize((resolution, resolution), PIL.Image.BICUBIC)
+        images.append(np.asarray(pixels, dtype=np.uint8)[np.newaxis])
+    onehot = np.zeros([len(digits.target), 10], dtype=np.float32)
+    onehot[np.arange(len(digits.target)), digits.target] = 1.0
+    return np.stack(images), onehot
+
+
+def ensure_digits_dataset(tfrecord_dir, resolution=32, log=print):
+    """Creates the digits dataset in `tfrecord_dir` unless it is already there; returns the path."""
+    if os.path.isdir(tfrecord_dir) and any(name.endswith(".tfrecords")
+                                           for name in os.listdir(tfrecord_dir)):
+        return tfrecord_dir
+    log(f'Writing the demo dataset (scikit-learn digits at {resolution}x{resolution}) to '
+        f'"{tfrecord_dir}"...')
+    images, labels = digits_images(resolution)
+    order = tfrecord_export.shuffled_order(len(images))
+    with tfrecord_export.TFRecordExporter(tfrecord_dir, len(images), progress=False) as exporter:
+        for index in order:
+            exporter.add_image(images[index])
+        exporter.add_labels(labels[order])
+    return tfrecord_dir

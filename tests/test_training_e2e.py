@@ -1,0 +1,174 @@
+"""train.py end to end: real faces on two mirrored CPU replicas through a lod transition, killed
+with SIGKILL and resumed; two worker processes with TF_CONFIG; the demo dataset."""
+import ast
+import json
+import os
+import signal
+import socket
+import time
+
+import numpy as np
+import PIL.Image
+import pytest
+
+import training_fixtures as fixtures
+from conftest import FACES_DIR
+
+pytestmark = pytest.mark.slow
+
+
+def read_stats(run_dir):
+    with open(run_dir / "stats.jsonl", encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
+
+
+def tick_kimgs(log_text):
+    return [float(line.split()[3]) for line in log_text.splitlines() if line.startswith("tick ")]
+
+
+def faces_args(tmp_path, total_kimg):
+    return ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
+            f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
+            "--mirror_augment", f"--total_kimg={total_kimg}", "--snapshot_keep=2",
+            *fixtures.tiny_overrides(**{
+                "sched.lod_initial_resolution": 16, "sched.lod_training_kimg": 1,
+                "sched.lod_transition_kimg": 1, "sched.minibatch_base": 16,
+                "sched.tick_kimg_base": 1, "network_snapshot_ticks": 1})]
+
+
+@pytest.mark.skipif(not FACES_DIR.is_dir(), reason="needs ../shared/data/frl_faces_256")
+def test_faces_two_replicas_sigkill_resume(tmp_path):
+    from stylegan_tf import legacy, snapshots
+    fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
+
+    # Run 1: killed with SIGKILL right after its first network snapshot (1 kimg, 16x16 stable).
+    first = fixtures.run_train(faces_args(tmp_path, 3), cwd=tmp_path, background=True)
+    results = tmp_path / "results"
+    deadline = time.time() + 300
+    snapshot = None
+    while time.time() < deadline and first.poll() is None:
+        found = sorted(results.glob("*/network-snapshot-000001.pkl"))
+        if found:
+            snapshot = found[0]
+            break
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    output = first.communicate()[0]
+    assert snapshot is not None, output[-3000:]
+    run1 = snapshot.parent
+    assert not (run1 / "_finished.txt").exists()
+    # Nothing corrupt: every snapshot pickle loads and has its state file.
+    for pkl in snapshots.list_network_pkls(str(run1)):
+        legacy.load_networks(pkl)
+        assert os.path.isfile(snapshots.state_path(pkl))
+    _, meta = snapshots.load_state(snapshots.state_path(str(snapshot)))
+    killed_at = meta["cur_nimg"] / 1000
+    assert 1.0 <= killed_at < 1.2
+
+    # Run 2: resume from the run directory (its config.json), through the fade to 32x32.
+    second = fixtures.run_train([f"--resume={run1}", "--cpu_replicas=2"], cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    run2 = sorted(p for p in results.iterdir() if p.is_dir() and p != run1)[0]
+    log = (run2 / "log.txt").read_text()
+    assert f"Resuming at {killed_at:.1f} kimg" in log
+    assert tick_kimgs(log) == [2.0, 3.0]  # the tick lines print one decimal
+    kimgs = [entry["Progress/kimg"] for entry in read_stats(run2)]
+    assert kimgs == [killed_at + 1.024, 3.008]  # 64 images per minibatch_repeats group
+    assert (run2 / "_finished.txt").exists()
+
+    stats = read_stats(run1) + read_stats(run2)
+    lods = [entry["Progress/lod"] for entry in stats]
+    assert lods[0] == 1.0 and any(0 < lod < 1 for lod in lods) and lods[-1] == 0.0
+    for entry in stats:
+        for key in ("Loss/D_loss", "Loss/G_loss", "Loss/scores/real", "Loss/r1_penalty"):
+            assert np.isfinite(entry[key]), (key, entry)
+    assert all(entry["TrainD/overflow_frequency"] == 0 for entry in stats)
+
+    # The final networks: loadable, Gs is an average of G (not G), lod 0 everywhere.
+    G, D, Gs = legacy.load_networks(run2 / "network-final.pkl")
+    g_vars, gs_vars = legacy.original_variables(G), legacy.original_variables(Gs)
+    assert float(np.asarray(g_vars["lod"])) == 0.0 == float(np.asarray(gs_vars["lod"]))
+    differs = [name for name, var in g_vars.items() if var.trainable
+               and not np.array_equal(np.asarray(var), np.asarray(gs_vars[name]))]
+    assert len(differs) > len(G.trainable_variables) // 2
+    images = Gs(np.random.RandomState(0).randn(2, G.latent_size), None, is_validation=True)
+    assert images.shape == (2, 32, 32, 3) and np.all(np.isfinite(images))
+    # Snapshots kept: the newest two plus the final one, each with its state.
+    kept = sorted(p.name for p in run2.glob("network-*.pkl"))
+    assert kept == ["network-final.pkl", "network-snapshot-000002.pkl",
+                    "network-snapshot-000003.pkl"]
+    # Grids: 4x2 images of 32x32 RGB.
+    for name in ("reals.png", "fakes-init.png", "fakes000003.png"):
+        with PIL.Image.open(run2 / name) as image:
+            assert image.size == (128, 64) and image.mode == "RGB"
+    # config.txt in the original's format names the dataset and mirroring (for metrics tools).
+    original = ast.literal_eval((run2 / "config.txt").read_text())
+    assert original["dataset"]["tfrecord_dir"] == "faces32"
+    assert original["train"]["mirror_augment"] is True
+    assert list(run2.glob("events.out.tfevents.*"))
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_worker_processes(tmp_path):
+    from stylegan_tf import legacy
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    args = ["--config=demo", f"--data_dir={tmp_path / 'datasets'}",
+            f"--result_dir={tmp_path / 'results'}", "--strategy=multiworker", "--total_kimg=0.128",
+            *fixtures.tiny_overrides(**{"sched.lod_initial_resolution": 32,
+                                        "sched.minibatch_base": 16, "sched.tick_kimg_base": 0.064})]
+    # The dataset is written once, before the workers start.
+    from stylegan_tf import demo_data
+    demo_data.ensure_digits_dataset(str(tmp_path / "datasets" / "sklearn-digits-32"),
+                                    log=lambda message: None)
+    workers = [fixtures.run_train(args, cwd=tmp_path, background=True, env={
+        "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
+        for index in range(2)]
+    outputs = []
+    for worker in workers:
+        try:
+            outputs.append(worker.communicate(timeout=300)[0])
+        finally:
+            worker.kill()
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output[-3000:]
+    assert "MultiWorkerMirroredStrategy with 2 replica(s)" in outputs[0]
+    # Same ticks on both workers; only the chief writes a run directory.
+    assert len(tick_kimgs(outputs[0])) == 2 and tick_kimgs(outputs[0]) == tick_kimgs(outputs[1])
+    runs = list((tmp_path / "results").iterdir())
+    assert len(runs) == 1 and "Run directory" not in outputs[1]
+    stats = read_stats(runs[0])
+    assert [entry["Progress/kimg"] for entry in stats] == [0.064, 0.128]
+    assert all(np.isfinite(entry["Loss/D_loss"]) for entry in stats)
+    G, D, Gs = legacy.load_networks(runs[0] / "network-final.pkl")
+    assert G.resolution == 32
+
+
+def test_demo_dataset_and_cli_errors(tmp_path):
+    from stylegan_tf import dataset, demo_data
+    path = demo_data.ensure_digits_dataset(str(tmp_path / "digits"), log=lambda message: None)
+    data = dataset.TFRecordDataset(path, max_label_size="full")
+    assert (data.resolution, data.num_channels, data.num_images, data.label_size) == (32, 1, 1797,
+                                                                                     10)
+    images, _ = next(iter(data.make_dataset(0, 16, shuffle=False)))
+    assert images.shape == (16, 32, 32, 1) and int(images.numpy().max()) > 200
+    assert demo_data.ensure_digits_dataset(path) == path  # second call: already there
+    result = fixtures.run_train(["--config=demo", f"--data_dir={tmp_path}", "--dataset=missing",
+                                 f"--result_dir={tmp_path / 'results'}"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Error: Dataset directory" in result.stderr and "Traceback" not in result.stderr
+    result = fixtures.run_train(["--config=demo", "--set=sched.lod_initial_resolution=6",
+                                 "--dry_run"], cwd=tmp_path)
+    assert result.returncode == 1 and "power of two" in result.stderr
+    result = fixtures.run_train(["--config=demo", "--set=total_kimg=12", "--dry_run"],
+                                cwd=tmp_path)
+    assert result.returncode == 0 and json.loads(result.stdout)["total_kimg"] == 12.0

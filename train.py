@@ -1,0 +1,145 @@
+"""Train a StyleGAN as the original release does (progressive growing, same schedule and losses).
+
+Examples:
+    # the demo: small networks on scikit-learn's digits, 4x4 -> 32x32 in minutes on a CPU
+    python train.py --config=demo
+    # FFHQ 1024x1024 with the original's 8-GPU settings, on every visible GPU
+    python train.py --config=ffhq-8gpu --data_dir=datasets
+    # plan a run: the schedule every 100 kimg
+    python train.py --config=ffhq-1gpu --print_schedule
+    # continue the latest snapshot of run 3 (or give a run directory or a .pkl)
+    python train.py --config=ffhq-8gpu --resume=3
+    # override anything: --set=<field>=<value>
+    python train.py --config=demo --set=sched.lod_training_kimg=10 --set=G_args.fmap_base=256
+
+Presets are `<dataset>[-<N>gpu][-<variant>...]` (see --list_configs); flags override them.
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported.
+
+from absl import app  # pylint: disable=wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+
+from stylegan_tf import config as config_lib  # pylint: disable=wrong-import-position
+from stylegan_tf import schedule  # pylint: disable=wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", None, "Preset name, e.g. demo, ffhq-8gpu, celebahq-1gpu-wgangp "
+                    "(--list_configs lists them). With --resume=<run dir> it defaults to that "
+                    "run's config.json.")
+flags.DEFINE_bool("list_configs", False, "List the preset names and variants, then exit.")
+flags.DEFINE_string("data_dir", None, "Root directory of the datasets (default: datasets).")
+flags.DEFINE_string("dataset", None, "Dataset directory under --data_dir (or absolute); "
+                    "overrides the preset's.")
+flags.DEFINE_string("result_dir", None, "Root directory of the runs (default: results).")
+flags.DEFINE_float("total_kimg", None, "Length of the training in thousands of real images.")
+flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES),
+                  "tf.distribute strategy (default: auto = multiworker with TF_CONFIG, mirrored "
+                  "with several GPUs, else one device).")
+flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices (to run "
+                     "mirrored replicas on a CPU, e.g. for testing); 0 = no split.")
+flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (default: the preset's, on "
+                  "for the original's presets).")
+flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
+flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id to continue from, or "
+                    "an original .pkl to start from (transfer learning).")
+flags.DEFINE_float("resume_kimg", None, "Progress to assume when resuming (default: from the "
+                   "snapshot's state file or name).")
+flags.DEFINE_integer("snapshot_keep", None, "Keep only the newest K network snapshots (0 = all).")
+flags.DEFINE_integer("seed", None, "Random seed (default 1000, as the original).")
+flags.DEFINE_multi_string("set", [], "Override a config field: path=value, e.g. "
+                          "sched.lod_training_kimg=10, G_args.fmap_base=256, "
+                          "D_loss.kwargs.r1_gamma=5, network_snapshot_ticks=1.")
+flags.DEFINE_bool("print_schedule", False, "Print the training schedule and exit.")
+flags.DEFINE_float("schedule_step_kimg", 100, "Row spacing of --print_schedule.")
+flags.DEFINE_integer("num_gpus", None, "Replicas assumed by --print_schedule (default: the "
+                     "preset's).")
+flags.DEFINE_integer("resolution", None, "Dataset resolution assumed by --print_schedule when "
+                     "the dataset is not on disk (default: the preset's dataset).")
+flags.DEFINE_bool("dry_run", False, "Print the resolved config as JSON and exit.")
+
+
+def resolve_from_flags():
+    """The TrainConfig that the flags describe."""
+    overrides = list(FLAGS.set)
+    if FLAGS.config is None:
+        if FLAGS.resume and os.path.isfile(os.path.join(FLAGS.resume, "config.json")):
+            config = config_lib.load_config_json(os.path.join(FLAGS.resume, "config.json"))
+            config.resume = None
+            for assignment in overrides:
+                config_lib.apply_override(config, assignment)
+        else:
+            raise ValueError("--config is required, e.g. --config=demo (--list_configs lists "
+                             "the presets).")
+    else:
+        config = config_lib.preset(FLAGS.config)
+        for assignment in overrides:
+            config_lib.apply_override(config, assignment)
+    direct = dict(data_dir=FLAGS.data_dir, result_dir=FLAGS.result_dir,
+                  total_kimg=FLAGS.total_kimg, strategy=FLAGS.strategy, xla=FLAGS.xla,
+                  mirror_augment=FLAGS.mirror_augment, resume=FLAGS.resume,
+                  resume_kimg=FLAGS.resume_kimg, snapshot_keep=FLAGS.snapshot_keep,
+                  random_seed=FLAGS.seed)
+    for name, value in direct.items():
+        if value is not None:
+            setattr(config, name, value)
+    if FLAGS.dataset is not None:
+        config.dataset.tfrecord_dir = FLAGS.dataset
+    config.validate()
+    return config
+
+
+def schedule_resolution(config):
+    """The dataset resolution for --print_schedule: flag, config, dataset on disk, or preset."""
+    if FLAGS.resolution:
+        return FLAGS.resolution
+    if config.dataset.resolution:
+        return config.dataset.resolution
+    path = config.dataset.tfrecord_dir
+    path = path if os.path.isabs(path) else os.path.join(config.data_dir, path)
+    if os.path.isdir(path):
+        from stylegan_tf import dataset  # pylint: disable=import-outside-toplevel
+        return dataset.TFRecordDataset(path).resolution
+    known = config_lib.KNOWN_RESOLUTIONS.get(config.dataset.tfrecord_dir)
+    if known is None:
+        raise ValueError(f'dataset "{path}" not found; give its resolution with --resolution.')
+    return known
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
+    try:
+        if FLAGS.list_configs:
+            names, variants = config_lib.preset_names()
+            print("Presets:  " + " ".join(names))
+            print("Variants: " + " ".join(variants) + "  (append with '-', e.g. ffhq-1gpu-mix50)")
+            return 0
+        config = resolve_from_flags()
+        if FLAGS.dry_run:
+            print(config_lib.to_json(config))
+            return 0
+        if FLAGS.print_schedule:
+            resolution = int(schedule_resolution(config))
+            if resolution < 4 or resolution & (resolution - 1):
+                raise ValueError(f"resolution must be a power of two >= 4, got {resolution}.")
+            rows = schedule.schedule_rows(
+                config_lib.to_dict(config)["sched"], int(resolution).bit_length() - 1,
+                FLAGS.num_gpus or config.num_gpus, config.total_kimg, FLAGS.schedule_step_kimg)
+            print(schedule.format_schedule_table(rows))
+            return 0
+        from stylegan_tf import training_loop  # pylint: disable=import-outside-toplevel
+        training_loop.split_cpu(FLAGS.cpu_replicas)
+        training_loop.training_loop(config)
+        return 0
+    except (ValueError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
