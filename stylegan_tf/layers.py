@@ -159,8 +159,7 @@ class Blur2D(keras.layers.Layer):
 
     def __init__(self, blur_filter=(1, 2, 1), **kwargs):
         super().__init__(**kwargs)
-        self.blur_filter = [float(v) for v in np.asarray(blur_filter).ravel()] \
-            if np.asarray(blur_filter).ndim == 1 else np.asarray(blur_filter).tolist()
+        self.blur_filter = np.asarray(blur_filter, dtype=float).tolist()  # 1-D or 2-D, JSON-able
 
     def call(self, x):
         return ops.blur2d(x, self.blur_filter)
