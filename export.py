@@ -11,13 +11,12 @@ and <outdir>/Gs_savedmodel/ whose `serving_default` signature maps latents [N, l
 
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import export, pretrained  # noqa: E402
+from stylegan_tf import cli, export, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
@@ -28,23 +27,17 @@ flags.DEFINE_enum("noise", "const", ["const", "random"], "SavedModel: const = th
                   "(deterministic images); random = fresh noise on every request.")
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
-    try:
-        _, _, Gs = pretrained.load_networks(FLAGS.network)
-        outdir = pathlib.Path(FLAGS.outdir)
-        written = []
-        if FLAGS.format in ("keras", "both"):
-            written.append(export.export_keras(Gs, outdir / "Gs.keras"))
-        if FLAGS.format in ("savedmodel", "both"):
-            written.append(export.export_saved_model(
-                Gs, outdir / "Gs_savedmodel", truncation_cutoff=FLAGS.truncation_cutoff,
-                randomize_noise=FLAGS.noise == "random"))
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
+    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    outdir = pathlib.Path(FLAGS.outdir)
+    written = []
+    if FLAGS.format in ("keras", "both"):
+        written.append(export.export_keras(Gs, outdir / "Gs.keras"))
+    if FLAGS.format in ("savedmodel", "both"):
+        written.append(export.export_saved_model(
+            Gs, outdir / "Gs_savedmodel", truncation_cutoff=FLAGS.truncation_cutoff,
+            randomize_noise=FLAGS.noise == "random"))
     for path in written:
         print(f"Wrote {path}")
     return 0

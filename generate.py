@@ -12,7 +12,6 @@ uses the noise stored in the network, --noise=random draws noise from the seed.
 
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,7 +19,7 @@ from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from stylegan_tf import generation, images, pretrained  # noqa: E402
+from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
@@ -37,32 +36,26 @@ flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const).")
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
     generation.use_reproducible_arithmetic()
-    try:
-        seeds = generation.parse_seeds(FLAGS.seeds)
-        _, _, Gs = pretrained.load_networks(FLAGS.network)
-        labels = generation.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
-        gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
-        outdir = pathlib.Path(FLAGS.outdir)
-        generated = []
-        with tqdm(total=len(seeds), unit="img", desc="generate") as bar:
-            for chunk, chunk_images in generation.iterate_images(
-                    gen, seeds, FLAGS.truncation_psi, FLAGS.truncation_cutoff, FLAGS.noise,
-                    labels):
-                for seed, image in zip(chunk, chunk_images):
-                    images.save_png(outdir / f"seed{seed:04d}.png", image)
-                if FLAGS.grid:
-                    generated.append(chunk_images)
-                bar.update(len(chunk))
-        if FLAGS.grid:
-            images.save_png(outdir / "grid.png", images.image_grid(np.concatenate(generated)))
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    seeds = generation.parse_seeds(FLAGS.seeds)
+    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    labels = generation.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
+    gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
+    outdir = pathlib.Path(FLAGS.outdir)
+    generated = []
+    with tqdm(total=len(seeds), unit="img", desc="generate") as bar:
+        for chunk, chunk_images in generation.iterate_images(
+                gen, seeds, FLAGS.truncation_psi, FLAGS.truncation_cutoff, FLAGS.noise,
+                labels):
+            for seed, image in zip(chunk, chunk_images):
+                images.save_png(outdir / f"seed{seed:04d}.png", image)
+            if FLAGS.grid:
+                generated.append(chunk_images)
+            bar.update(len(chunk))
+    if FLAGS.grid:
+        images.save_png(outdir / "grid.png", images.image_grid(np.concatenate(generated)))
     print(f"Wrote {len(seeds)} image(s){' and grid.png' if FLAGS.grid else ''} to {outdir}")
     return 0
 

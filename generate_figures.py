@@ -17,13 +17,12 @@ figures draw noise (reproducibly, from the figure's seed), the others use the st
 
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import generation, images, pretrained  # noqa: E402
+from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Network for all figures (default: the original's "
@@ -53,27 +52,21 @@ def _figure_jobs():
              registered.name if registered else None) for kind in FLAGS.figures]
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
     generation.use_reproducible_arithmetic()
-    try:
-        jobs = _figure_jobs()
-        outdir = pathlib.Path(FLAGS.outdir)
-        loaded = {}  # network spec -> ImageGenerator (each network loads once)
-        for filename, kind, network, registry_name in jobs:
-            if network not in loaded:
-                loaded.clear()  # keep one network in memory at a time
-                _, _, Gs = pretrained.load_networks(network)
-                loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True)
-            figure = generation.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
-                                            FLAGS.noise_samples)
-            path = images.save_png(outdir / filename, figure)
-            print(f"{path} ({figure.width}x{figure.height})")
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    jobs = _figure_jobs()
+    outdir = pathlib.Path(FLAGS.outdir)
+    loaded = {}  # network spec -> ImageGenerator (each network loads once)
+    for filename, kind, network, registry_name in jobs:
+        if network not in loaded:
+            loaded.clear()  # keep one network in memory at a time
+            _, _, Gs = pretrained.load_networks(network)
+            loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True)
+        figure = generation.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
+                                        FLAGS.noise_samples)
+        path = images.save_png(outdir / filename, figure)
+        print(f"{path} ({figure.width}x{figure.height})")
     return 0
 
 

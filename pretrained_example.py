@@ -9,14 +9,13 @@ Writes results/example.png.
 
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
 
-from stylegan_tf import generation, images, legacy, pretrained  # noqa: E402
+from stylegan_tf import cli, generation, images, legacy, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", "ffhq-1024", "Registered name, pickle path or URL.")
@@ -35,29 +34,23 @@ def print_variables(net):
     print(f"{'Total trainable':<{width}}  {trainable:>10,}")
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
     generation.use_reproducible_arithmetic()
-    try:
-        # G: instantaneous generator and D: discriminator, for resuming training;
-        # Gs: the long-term average of G, which gives the best images.
-        _G, _D, Gs = pretrained.load_networks(FLAGS.network)
-        print_variables(Gs)
+    # G: instantaneous generator and D: discriminator, for resuming training;
+    # Gs: the long-term average of G, which gives the best images.
+    _G, _D, Gs = pretrained.load_networks(FLAGS.network)
+    print_variables(Gs)
 
-        # One latent vector from seed 5; truncation psi 0.7 on the first 8 layers; noise drawn
-        # from the same seed (the original drew it at random, so its image changed every run).
-        rng = np.random.RandomState(5)
-        latents = rng.randn(1, Gs.latent_size)
-        gen = generation.ImageGenerator(Gs)
-        dlatents = gen.dlatents(latents, truncation_psi=0.7, truncation_cutoff=8)
-        image = gen.synthesize(dlatents, lambda _: generation.draw_noise(Gs.synthesis, rng))[0]
+    # One latent vector from seed 5; truncation psi 0.7 on the first 8 layers; noise drawn
+    # from the same seed (the original drew it at random, so its image changed every run).
+    rng = np.random.RandomState(5)
+    latents = rng.randn(1, Gs.latent_size)
+    gen = generation.ImageGenerator(Gs)
+    dlatents = gen.dlatents(latents, truncation_psi=0.7, truncation_cutoff=8)
+    image = gen.synthesize(dlatents, lambda _: generation.draw_noise(Gs.synthesis, rng))[0]
 
-        path = images.save_png(pathlib.Path(FLAGS.outdir) / "example.png", image)
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    path = images.save_png(pathlib.Path(FLAGS.outdir) / "example.png", image)
     print(f"Wrote {path}")
     return 0
 

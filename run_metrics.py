@@ -22,6 +22,8 @@ import sys
 
 from absl import app, flags
 
+from stylegan_tf import cli
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Network pickle (original or snapshot) or a run directory (all its snapshots).")
 flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
@@ -95,50 +97,44 @@ def networks_to_evaluate(network):
     return [(network, None)]
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
     if not FLAGS.network:
         print("Error: --network is required (a network pickle or a run directory).", file=sys.stderr)
         return 1
-    try:
-        if FLAGS.num_gpus < 1:
-            raise ValueError(f"--num_gpus must be at least 1, got {FLAGS.num_gpus}")
-        targets = networks_to_evaluate(FLAGS.network)
-        # Imported only now, so that --help and mistakes in the arguments answer without TensorFlow.
-        import tensorflow as tf
-        from stylegan_tf import legacy
-        from stylegan_tf.metrics import metric_base, registry
-        # TF32 matmuls/convolutions on Ampere+ GPUs would move the metrics far beyond float32 noise.
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        metrics = [registry.get_metric(name.strip(), num_images=FLAGS.num_images) for name in FLAGS.metrics]
-        output_dirs = []
-        for network_pkl, run_dir in targets:
-            tfrecord_dir, resolution, mirror = run_settings(run_dir) if run_dir else (None, None, None)
-            options = metric_base.EvaluationOptions(
-                tfrecord_dir=FLAGS.data_dir or tfrecord_dir,
-                mirror_augment=FLAGS.mirror_augment if FLAGS.mirror_augment is not None else bool(mirror),
-                resolution=FLAGS.resolution or resolution,
-                num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
-                classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, progress=FLAGS.progress)
-            needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
-            if needing_reals and not options.tfrecord_dir:
-                raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "
-                                 f"dataset with --data_dir (or evaluate a snapshot of a training run)")
-            output_dir = FLAGS.result_dir or run_dir or "results"
-            if output_dir not in output_dirs:
-                output_dirs.append(output_dir)
-            _G, _D, Gs = legacy.load_networks(network_pkl)
-            for metric in metrics:
-                print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
-                _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)
-                print(line)
-                print(f"{metric.name} took {metric_base.format_time(seconds)} ({seconds:.1f} s)", flush=True)
-        print(f"Results appended to metric-<name>.txt and .jsonl in {', '.join(output_dirs)}")
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    if FLAGS.num_gpus < 1:
+        raise ValueError(f"--num_gpus must be at least 1, got {FLAGS.num_gpus}")
+    targets = networks_to_evaluate(FLAGS.network)
+    # Imported only now, so that --help and mistakes in the arguments answer without TensorFlow.
+    import tensorflow as tf
+    from stylegan_tf import legacy
+    from stylegan_tf.metrics import metric_base, registry
+    # TF32 matmuls/convolutions on Ampere+ GPUs would move the metrics far beyond float32 noise.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    metrics = [registry.get_metric(name.strip(), num_images=FLAGS.num_images) for name in FLAGS.metrics]
+    output_dirs = []
+    for network_pkl, run_dir in targets:
+        tfrecord_dir, resolution, mirror = run_settings(run_dir) if run_dir else (None, None, None)
+        options = metric_base.EvaluationOptions(
+            tfrecord_dir=FLAGS.data_dir or tfrecord_dir,
+            mirror_augment=FLAGS.mirror_augment if FLAGS.mirror_augment is not None else bool(mirror),
+            resolution=FLAGS.resolution or resolution,
+            num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
+            classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, progress=FLAGS.progress)
+        needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
+        if needing_reals and not options.tfrecord_dir:
+            raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "
+                             f"dataset with --data_dir (or evaluate a snapshot of a training run)")
+        output_dir = FLAGS.result_dir or run_dir or "results"
+        if output_dir not in output_dirs:
+            output_dirs.append(output_dir)
+        _G, _D, Gs = legacy.load_networks(network_pkl)
+        for metric in metrics:
+            print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
+            _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)
+            print(line)
+            print(f"{metric.name} took {metric_base.format_time(seconds)} ({seconds:.1f} s)", flush=True)
+    print(f"Results appended to metric-<name>.txt and .jsonl in {', '.join(output_dirs)}")
     return 0
 
 

@@ -13,13 +13,12 @@ style layers taken from the column's seed. The top row and left column show the 
 
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import generation, images, pretrained  # noqa: E402
+from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
@@ -39,38 +38,32 @@ flags.DEFINE_string("outdir", "results", "Output folder.")
 flags.DEFINE_bool("cells", False, "Also write each mixed image as row<seed>-col<seed>.png.")
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 1
+@cli.user_errors_as_messages
+def main():
     generation.use_reproducible_arithmetic()
-    try:
-        row_seeds = generation.parse_seeds(FLAGS.rows)
-        col_seeds = generation.parse_seeds(FLAGS.cols)
-        if len(FLAGS.styles) not in (1, len(row_seeds)):
-            raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
-                             "rows; give one for all rows or one per row.")
-        _, _, Gs = pretrained.load_networks(FLAGS.network)
-        row_styles = [generation.parse_layer_range(style, Gs.num_layers)
-                      for style in FLAGS.styles]
-        if len(row_styles) == 1:
-            row_styles = row_styles * len(row_seeds)
-        labels = generation.make_labels(Gs.label_size, FLAGS.labels, 1)
-        gen = generation.ImageGenerator(Gs, progress=True)
-        canvas, cells, _ = generation.style_mixing_grid(
-            gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
-            labels)
-        scale = generation.cell_scale(FLAGS.size, Gs.resolution)
-        outdir = pathlib.Path(FLAGS.outdir)
-        path = images.save_png(outdir / "style-mixing.png",
-                               generation.scale_canvas(canvas, scale))
-        if FLAGS.cells:
-            for row_seed, row_cells in zip(row_seeds, cells):
-                for col_seed, cell in zip(col_seeds, row_cells):
-                    images.save_png(outdir / f"row{row_seed}-col{col_seed}.png", cell)
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    row_seeds = generation.parse_seeds(FLAGS.rows)
+    col_seeds = generation.parse_seeds(FLAGS.cols)
+    if len(FLAGS.styles) not in (1, len(row_seeds)):
+        raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
+                         "rows; give one for all rows or one per row.")
+    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    row_styles = [generation.parse_layer_range(style, Gs.num_layers)
+                  for style in FLAGS.styles]
+    if len(row_styles) == 1:
+        row_styles = row_styles * len(row_seeds)
+    labels = generation.make_labels(Gs.label_size, FLAGS.labels, 1)
+    gen = generation.ImageGenerator(Gs, progress=True)
+    canvas, cells, _ = generation.style_mixing_grid(
+        gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
+        labels)
+    scale = generation.cell_scale(FLAGS.size, Gs.resolution)
+    outdir = pathlib.Path(FLAGS.outdir)
+    path = images.save_png(outdir / "style-mixing.png",
+                           generation.scale_canvas(canvas, scale))
+    if FLAGS.cells:
+        for row_seed, row_cells in zip(row_seeds, cells):
+            for col_seed, cell in zip(col_seeds, row_cells):
+                images.save_png(outdir / f"row{row_seed}-col{col_seed}.png", cell)
     print(f"Wrote {path} ({len(row_seeds)} x {len(col_seeds)} mixes)")
     return 0
 

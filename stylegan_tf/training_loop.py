@@ -98,6 +98,20 @@ def split_cpu(num_devices):
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
 
 
+def _mean_loss_gradients(variables, loss_name, loss_fn):
+    """Gradients of the batch-mean loss w.r.t. `variables` (zeros where disconnected) and the
+    loss function's series with the mean loss under `loss_name`."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch([var.value for var in variables])
+        loss, series = loss_fn()
+        loss = tf.reduce_mean(loss)
+    grads = tape.gradient(loss, [var.value for var in variables])
+    grads = [tf.zeros_like(var) if grad is None else grad for grad, var in zip(grads, variables)]
+    stats = _series_stats(series)
+    stats[loss_name] = loss
+    return grads, stats
+
+
 def _replica_local_variable(next_creator, **kwargs):
     # Every variable is updated identically by each replica from all-reduced values (or, like
     # dlatent_avg and the original's per-GPU network copies, locally), so no write needs a
@@ -416,19 +430,10 @@ class Trainer:
         if self.D_loss_seeded:
             kwargs["seed"] = tf.random.experimental.stateless_fold_in(seeds[2], replica,
                                                                        alg="philox")
-        variables = self.D_opt.variables
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([var.value for var in variables])
-            loss, series = self.D_loss_fn(_AtLodRange(self.G, lod_range),
-                                          _AtLodRange(self.D, lod_range), latents, reals,
-                                          self._labels_or_none(labels), **kwargs)
-            loss = tf.reduce_mean(loss)
-        grads = tape.gradient(loss, [var.value for var in variables])
-        grads = [tf.zeros_like(var) if grad is None else grad
-                 for grad, var in zip(grads, variables)]
-        stats = _series_stats(series)
-        stats["Loss/D_loss"] = loss
-        return grads, stats
+        return _mean_loss_gradients(
+            self.D_opt.variables, "Loss/D_loss",
+            lambda: self.D_loss_fn(_AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range),
+                                   latents, reals, self._labels_or_none(labels), **kwargs))
 
     def _g_grads(self, lod_range, batch, lod, seed, replica):
         global_batch = batch * self.num_replicas
@@ -443,19 +448,10 @@ class Trainer:
                                                self.label_table.shape[0], dtype=tf.int32,
                                                alg="philox")
             labels = tf.gather(self.label_table, self._replica_slice(rows, replica, batch))
-        variables = self.G_opt.variables
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([var.value for var in variables])
-            loss, series = self.G_loss_fn(_AtLodRange(self.G, lod_range),
-                                          _AtLodRange(self.D, lod_range), latents, labels,
-                                          **self.G_loss_kwargs)
-            loss = tf.reduce_mean(loss)
-        grads = tape.gradient(loss, [var.value for var in variables])
-        grads = [tf.zeros_like(var) if grad is None else grad
-                 for grad, var in zip(grads, variables)]
-        stats = _series_stats(series)
-        stats["Loss/G_loss"] = loss
-        return grads, stats
+        return _mean_loss_gradients(
+            self.G_opt.variables, "Loss/G_loss",
+            lambda: self.G_loss_fn(_AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range),
+                                   latents, labels, **self.G_loss_kwargs))
 
     def _d_apply(self, grads, lrate, gs_beta):
         overflow = self.D_opt.apply(grads, lrate)
