@@ -8,14 +8,18 @@ records, mip levels, record order (shuffled with seed 123 unless --shuffle 0) an
 """
 import dataclasses
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported: keep its start-up log quiet.
 
-from absl import app  # pylint: disable=wrong-import-position
-from absl import flags  # pylint: disable=wrong-import-position
+from absl import (
+    app,  # pylint: disable=wrong-import-position
+    flags,  # pylint: disable=wrong-import-position
+)
 
-from stylegan_tf import tfrecord_export  # pylint: disable=wrong-import-position
+from stylegan_tf import cli  # pylint: disable=wrong-import-position
+from stylegan_tf.dataset import image_folder, sources, writer  # pylint: disable=wrong-import-position
 
 # The original's options (same names, same defaults) ...
 flags.DEFINE_integer("shuffle", 1, "create_from_images, create_from_hdf5: randomize the image order (1) or keep "
@@ -32,10 +36,10 @@ flags.DEFINE_integer("height", 384, "create_lsun_wide: output height (<= width).
 flags.DEFINE_integer("cx", 89, "create_celeba: centre x of the 128x128 crop.")
 flags.DEFINE_integer("cy", 121, "create_celeba: centre y of the 128x128 crop.")
 # ... and ours.
-flags.DEFINE_enum("convert", None, list(tfrecord_export.CONVERT_CHOICES),
+flags.DEFINE_enum("convert", None, list(image_folder.CONVERT_CHOICES),
                   "create_from_images: convert every image to RGB or grayscale (alpha is composited onto black, "
                   "16-bit is scaled to 8-bit). Default: every image must already be RGB, or every image grayscale.")
-flags.DEFINE_enum("transform", None, list(tfrecord_export.TRANSFORM_CHOICES),
+flags.DEFINE_enum("transform", None, list(image_folder.TRANSFORM_CHOICES),
                   "create_from_images: make non-square images square by keeping the central square "
                   "(center-crop) or by padding with black (pad). Default: non-square images are an error.")
 flags.DEFINE_boolean("overwrite", False, "create_*, extract: replace an existing, non-empty target directory.")
@@ -133,11 +137,15 @@ def parse_flags(argv):
         command = next((arg for arg in argv[1:] if arg in COMMANDS), None)
         print(_command_help(command) if command else __doc__)
         sys.exit(0)
-    return FLAGS(argv)
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        print(f"Error: {error} (python dataset_tool.py --help lists the flags)", file=sys.stderr)
+        sys.exit(1)
 
 
 def _export_options():
-    return tfrecord_export.ExportOptions(overwrite=FLAGS.overwrite, num_workers=FLAGS.num_workers or None)
+    return writer.ExportOptions(overwrite=FLAGS.overwrite, num_workers=FLAGS.num_workers or None)
 
 
 def run_command(name, args):
@@ -145,14 +153,13 @@ def run_command(name, args):
     command = COMMANDS[name]
     if len(args) != len(command.arguments):
         expected = " ".join(f"<{argument}>" for argument in command.arguments)
-        raise tfrecord_export.DatasetError(f"{name} takes {len(command.arguments)} argument(s), {expected}; got "
+        raise writer.DatasetError(f"{name} takes {len(command.arguments)} argument(s), {expected}; got "
                                            f"{len(args)}: {' '.join(args)}")
     unused = [flag for flag in _ALL_COMMAND_FLAGS if FLAGS[flag].present and flag not in command.flags]
     if unused:
-        raise tfrecord_export.DatasetError(f"{name} does not use " + ", ".join(f"--{flag}" for flag in unused))
-    te = tfrecord_export
+        raise writer.DatasetError(f"{name} does not use " + ", ".join(f"--{flag}" for flag in unused))
     if name in ("display", "extract", "compare", "info"):
-        from stylegan_tf import dataset_inspect  # pylint: disable=import-outside-toplevel  # Imports TensorFlow.
+        from stylegan_tf.dataset import inspect as dataset_inspect
         if name == "display":
             dataset_inspect.display(args[0], output=FLAGS.output, num_images=FLAGS.num_images or 64, show=FLAGS.show)
         elif name == "extract":
@@ -162,51 +169,42 @@ def run_command(name, args):
         else:
             dataset_inspect.info(args[0])
     elif name == "create_from_images":
-        image_options = te.ImageOptions(convert=FLAGS.convert, transform=FLAGS.transform, resolution=FLAGS.resolution)
-        te.create_from_images(args[0], args[1], shuffle=bool(FLAGS.shuffle), image_options=image_options,
-                              options=_export_options())
+        image_options = image_folder.ImageOptions(convert=FLAGS.convert, transform=FLAGS.transform,
+                                                  resolution=FLAGS.resolution)
+        image_folder.create_from_images(args[0], args[1], shuffle=bool(FLAGS.shuffle), image_options=image_options,
+                                        options=_export_options())
     elif name == "create_from_hdf5":
-        te.create_from_hdf5(args[0], args[1], shuffle=bool(FLAGS.shuffle), options=_export_options())
+        sources.create_from_hdf5(args[0], args[1], shuffle=bool(FLAGS.shuffle), options=_export_options())
     elif name == "create_mnistrgb":
-        te.create_mnistrgb(args[0], args[1], num_images=FLAGS.num_images or 1000000, random_seed=FLAGS.random_seed,
+        sources.create_mnistrgb(args[0], args[1], num_images=FLAGS.num_images or 1000000, random_seed=FLAGS.random_seed,
                            options=_export_options())
     elif name == "create_lsun":
-        te.create_lsun(args[0], args[1], resolution=FLAGS.resolution or 256, max_images=FLAGS.max_images,
+        sources.create_lsun(args[0], args[1], resolution=FLAGS.resolution or 256, max_images=FLAGS.max_images,
                        options=_export_options())
     elif name == "create_lsun_wide":
-        te.create_lsun_wide(args[0], args[1], width=FLAGS.width, height=FLAGS.height, max_images=FLAGS.max_images,
+        sources.create_lsun_wide(args[0], args[1], width=FLAGS.width, height=FLAGS.height, max_images=FLAGS.max_images,
                             options=_export_options())
     elif name == "create_celeba":
-        te.create_celeba(args[0], args[1], cx=FLAGS.cx, cy=FLAGS.cy, options=_export_options())
+        sources.create_celeba(args[0], args[1], cx=FLAGS.cx, cy=FLAGS.cy, options=_export_options())
     else:  # create_mnist, create_cifar10, create_cifar100, create_svhn: (tfrecord_dir, source_dir).
-        getattr(te, name)(args[0], args[1], options=_export_options())
+        getattr(sources, name)(args[0], args[1], options=_export_options())
 
 
 _ALL_COMMAND_FLAGS = sorted({flag for command in COMMANDS.values() for flag in command.flags})
 
 
+@cli.user_errors_as_messages(takes_arguments=True, interrupted="Interrupted; nothing was written.")
 def main(argv):
-    name, args = argv[1], argv[2:]
+    name, args = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"Error: unknown command {name!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
-        return 1
-    try:
-        run_command(name, args)
-    except KeyboardInterrupt:
-        print("Interrupted; nothing was written.", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
-    except Exception as error:  # pylint: disable=broad-except
-        # TensorFlow's errors (e.g. a corrupt record found while reading) are not ValueErrors.
-        if type(error).__module__.startswith("tensorflow"):
-            from stylegan_tf import dataset  # pylint: disable=import-outside-toplevel
-            print(f"Error: {dataset.error_message(error)}", file=sys.stderr)
-            return 1
-        raise
-    return 0
+        raise writer.DatasetError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
+    run_command(name, args)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # so that a killed run cleans up like Ctrl-C: nothing half-written stays
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     app.run(main, flags_parser=parse_flags)

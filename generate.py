@@ -15,8 +15,8 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
@@ -39,9 +39,9 @@ flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const)
 @cli.user_errors_as_messages
 def main():
     generation.use_reproducible_arithmetic()
-    seeds = generation.parse_seeds(FLAGS.seeds)
+    seeds = cli.parse_seeds(FLAGS.seeds)
     _, _, Gs = pretrained.load_networks(FLAGS.network)
-    labels = generation.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
+    labels = cli.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
     gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
     outdir = pathlib.Path(FLAGS.outdir)
     generated = []

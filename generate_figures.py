@@ -22,13 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
+from stylegan_tf import cli, figures, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Network for all figures (default: the original's "
                     "pretrained networks).")
-flags.DEFINE_list("figures", list(generation.FIGURE_FILES),
-                  f"Figure kinds: {', '.join(generation.FIGURE_FILES)}.")
+flags.DEFINE_list("figures", list(figures.FIGURE_FILES),
+                  f"Figure kinds: {', '.join(figures.FIGURE_FILES)}.")
 flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
                      "resolution).")
 flags.DEFINE_integer("noise_samples", 100, "Noise draws for the noise-detail figure.")
@@ -38,17 +38,17 @@ flags.DEFINE_string("outdir", "results", "Output folder.")
 
 def _figure_jobs():
     """[(file name, figure kind, network spec, registry name or None)] to draw, in order."""
-    unknown = [kind for kind in FLAGS.figures if kind not in generation.FIGURE_FILES]
+    unknown = [kind for kind in FLAGS.figures if kind not in figures.FIGURE_FILES]
     if unknown:
         raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(generation.FIGURE_FILES)}.")
+                         f"{', '.join(figures.FIGURE_FILES)}.")
     if FLAGS.size is not None and FLAGS.size < 1:
         raise ValueError(f"--size must be >= 1, got {FLAGS.size}.")
     if FLAGS.network is None:
         return [(name, kind, network, network)
-                for name, kind, network in generation.ORIGINAL_FIGURES if kind in FLAGS.figures]
+                for name, kind, network in figures.ORIGINAL_FIGURES if kind in FLAGS.figures]
     registered = pretrained.lookup(FLAGS.network)
-    return [(generation.FIGURE_FILES[kind] + ".png", kind, FLAGS.network,
+    return [(figures.FIGURE_FILES[kind] + ".png", kind, FLAGS.network,
              registered.name if registered else None) for kind in FLAGS.figures]
 
 
@@ -63,7 +63,7 @@ def main():
             loaded.clear()  # keep one network in memory at a time
             _, _, Gs = pretrained.load_networks(network)
             loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True)
-        figure = generation.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
+        figure = figures.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
                                         FLAGS.noise_samples)
         path = images.save_png(outdir / filename, figure)
         print(f"{path} ({figure.width}x{figure.height})")

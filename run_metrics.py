@@ -3,7 +3,7 @@
 Examples:
     # FID of an original pickle against a TFRecord dataset (mirrored, as FFHQ was trained)
     python run_metrics.py --network=karras2019stylegan-ffhq-1024x1024.pkl --metrics=fid50k
-        --data_dir=datasets/ffhq --mirror_augment
+        --dataset=ffhq --mirror_augment
     # every snapshot of a training run; dataset and mirroring come from the run's config
     python run_metrics.py --network=results/00000-sgan-ffhq-1gpu --metrics=fid50k,ppl_wend
     # a quick try: 1,000 samples per metric
@@ -23,13 +23,16 @@ import sys
 from absl import app, flags
 
 from stylegan_tf import cli
+from stylegan_tf.training.snapshots import list_network_pkls
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Network pickle (original or snapshot) or a run directory (all its snapshots).")
 flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
                   "ppl_zend, ppl_wend, ls, dummy.")
-flags.DEFINE_string("data_dir", None, "TFRecord dataset directory of the real images (FID). "
-                    "Default: the dataset of the run the network comes from.")
+flags.DEFINE_string("data_dir", None, "Root directory of the datasets, as in train.py (default: datasets). "
+                    "A dataset directory itself is accepted too, as in earlier releases.")
+flags.DEFINE_string("dataset", None, "TFRecord dataset of the real images (FID): a directory under --data_dir "
+                    "(or absolute). Default: the dataset of the run the network comes from.")
 flags.DEFINE_bool("mirror_augment", None, "Mirror the reals as the run did (default: from the run's config, else off).")
 flags.DEFINE_integer("resolution", None, "Dataset resolution to read (default: the dataset's largest).")
 flags.DEFINE_integer("num_gpus", 1, "GPUs of the original setup to reproduce: per-GPU batches are multiplied by this.")
@@ -48,11 +51,24 @@ flags.DEFINE_bool("progress", True, "Show progress bars.")
 _SNAPSHOT_PATTERN = re.compile(r"network-(snapshot-\d+|final)\.pkl$")
 
 
-def list_snapshots(run_dir):
-    """The run's network pickles in training order (`network-final.pkl` last)."""
-    paths = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.pkl")))
-    final = os.path.join(run_dir, "network-final.pkl")
-    return paths + ([final] if os.path.isfile(final) else [])
+def _holds_tfrecords(path):
+    return bool(path) and bool(glob.glob(os.path.join(glob.escape(path), "*.tfrecords")))
+
+
+def dataset_dir(run_tfrecord_dir):
+    """The real images' dataset directory from --dataset/--data_dir (as train.py resolves them), else
+    the run's own dataset."""
+    root = FLAGS.data_dir or "datasets"
+    if FLAGS.dataset:
+        return FLAGS.dataset if os.path.isabs(FLAGS.dataset) else os.path.join(root, FLAGS.dataset)
+    if FLAGS.data_dir and _holds_tfrecords(FLAGS.data_dir):
+        return FLAGS.data_dir  # a dataset directory given as --data_dir (the earlier meaning)
+    if FLAGS.data_dir and run_tfrecord_dir:
+        return os.path.join(FLAGS.data_dir, os.path.basename(os.path.normpath(run_tfrecord_dir)))
+    if FLAGS.data_dir:
+        raise ValueError(f"--data_dir={FLAGS.data_dir} holds no *.tfrecords: it is the datasets root, so name "
+                         "the dataset in it with --dataset")
+    return run_tfrecord_dir
 
 
 def run_settings(run_dir):
@@ -86,7 +102,7 @@ def run_settings(run_dir):
 def networks_to_evaluate(network):
     """[(pickle path, run directory or None)] for --network."""
     if os.path.isdir(network):
-        snapshots = list_snapshots(network)
+        snapshots = list_network_pkls(network)
         if not snapshots:
             raise ValueError(f"no network-snapshot-*.pkl or network-final.pkl in {network}")
         return [(path, network) for path in snapshots]
@@ -107,16 +123,17 @@ def main():
     targets = networks_to_evaluate(FLAGS.network)
     # Imported only now, so that --help and mistakes in the arguments answer without TensorFlow.
     import tensorflow as tf
+
     from stylegan_tf import legacy
-    from stylegan_tf.metrics import metric_base, registry
+    from stylegan_tf.metrics import evaluation, registry
     # TF32 matmuls/convolutions on Ampere+ GPUs would move the metrics far beyond float32 noise.
     tf.config.experimental.enable_tensor_float_32_execution(False)
     metrics = [registry.get_metric(name.strip(), num_images=FLAGS.num_images) for name in FLAGS.metrics]
     output_dirs = []
     for network_pkl, run_dir in targets:
         tfrecord_dir, resolution, mirror = run_settings(run_dir) if run_dir else (None, None, None)
-        options = metric_base.EvaluationOptions(
-            tfrecord_dir=FLAGS.data_dir or tfrecord_dir,
+        options = evaluation.EvaluationOptions(
+            tfrecord_dir=dataset_dir(tfrecord_dir),
             mirror_augment=FLAGS.mirror_augment if FLAGS.mirror_augment is not None else bool(mirror),
             resolution=FLAGS.resolution or resolution,
             num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
@@ -124,7 +141,7 @@ def main():
         needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
         if needing_reals and not options.tfrecord_dir:
             raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "
-                             f"dataset with --data_dir (or evaluate a snapshot of a training run)")
+                             f"dataset with --dataset (or evaluate a snapshot of a training run)")
         output_dir = FLAGS.result_dir or run_dir or "results"
         if output_dir not in output_dirs:
             output_dirs.append(output_dir)
@@ -133,7 +150,7 @@ def main():
             print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
             _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)
             print(line)
-            print(f"{metric.name} took {metric_base.format_time(seconds)} ({seconds:.1f} s)", flush=True)
+            print(f"{metric.name} took {cli.format_time(seconds)} ({seconds:.1f} s)", flush=True)
     print(f"Results appended to metric-<name>.txt and .jsonl in {', '.join(output_dirs)}")
     return 0
 

@@ -18,15 +18,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
+from stylegan_tf import cli, figures, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
-flags.DEFINE_string("rows", ",".join(map(str, generation.FIGURE3_DST_SEEDS)),
+flags.DEFINE_string("rows", ",".join(map(str, figures.FIGURE3_DST_SEEDS)),
                     "Destination seeds, one per row.")
-flags.DEFINE_string("cols", ",".join(map(str, generation.FIGURE3_SRC_SEEDS)),
+flags.DEFINE_string("cols", ",".join(map(str, figures.FIGURE3_SRC_SEEDS)),
                     "Source seeds, one per column.")
-flags.DEFINE_list("styles", list(generation.FIGURE3_ROW_STYLES),
+flags.DEFINE_list("styles", list(figures.FIGURE3_ROW_STYLES),
                   "Style layers copied from the column seed: one entry, or one per row.")
 flags.DEFINE_float("truncation_psi", 1.0, "Truncation of every dlatent before mixing (1 = none, "
                    "as the paper's figure).")
@@ -41,25 +41,25 @@ flags.DEFINE_bool("cells", False, "Also write each mixed image as row<seed>-col<
 @cli.user_errors_as_messages
 def main():
     generation.use_reproducible_arithmetic()
-    row_seeds = generation.parse_seeds(FLAGS.rows)
-    col_seeds = generation.parse_seeds(FLAGS.cols)
+    row_seeds = cli.parse_seeds(FLAGS.rows)
+    col_seeds = cli.parse_seeds(FLAGS.cols)
     if len(FLAGS.styles) not in (1, len(row_seeds)):
         raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
                          "rows; give one for all rows or one per row.")
     _, _, Gs = pretrained.load_networks(FLAGS.network)
-    row_styles = [generation.parse_layer_range(style, Gs.num_layers)
+    row_styles = [cli.parse_layer_range(style, Gs.num_layers)
                   for style in FLAGS.styles]
     if len(row_styles) == 1:
         row_styles = row_styles * len(row_seeds)
-    labels = generation.make_labels(Gs.label_size, FLAGS.labels, 1)
+    labels = cli.make_labels(Gs.label_size, FLAGS.labels, 1)
     gen = generation.ImageGenerator(Gs, progress=True)
-    canvas, cells, _ = generation.style_mixing_grid(
+    canvas, cells, _ = figures.style_mixing_grid(
         gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
         labels)
-    scale = generation.cell_scale(FLAGS.size, Gs.resolution)
+    scale = figures.cell_scale(FLAGS.size, Gs.resolution)
     outdir = pathlib.Path(FLAGS.outdir)
     path = images.save_png(outdir / "style-mixing.png",
-                           generation.scale_canvas(canvas, scale))
+                           figures.scale_canvas(canvas, scale))
     if FLAGS.cells:
         for row_seed, row_cells in zip(row_seeds, cells):
             for col_seed, cell in zip(col_seeds, row_cells):

@@ -15,16 +15,18 @@ Examples:
 Presets are `<dataset>[-<N>gpu][-<variant>...]` (see --list_configs); flags override them.
 """
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported.
 
-from absl import app  # pylint: disable=wrong-import-position
-from absl import flags  # pylint: disable=wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
+from absl import (
+    app,  # pylint: disable=wrong-import-position
+    flags,  # pylint: disable=wrong-import-position
+    logging,  # pylint: disable=wrong-import-position
+)
 
-from stylegan_tf import config as config_lib  # pylint: disable=wrong-import-position
-from stylegan_tf import schedule  # pylint: disable=wrong-import-position
+from stylegan_tf import cli  # pylint: disable=wrong-import-position
+from stylegan_tf.training import config as config_lib  # pylint: disable=wrong-import-position
+from stylegan_tf.training import distribute, loop, schedule  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", None, "Preset name, e.g. demo, ffhq-8gpu, celebahq-1gpu-wgangp "
@@ -46,6 +48,8 @@ flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (default: th
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
 flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id to continue from, or "
                     "an original .pkl to start from (transfer learning).")
+flags.DEFINE_bool("resume_without_state", False, "Resume the networks of a snapshot but not its "
+                  "-state.npz (fresh optimizers; progress from the file name or --resume_kimg).")
 flags.DEFINE_float("resume_kimg", None, "Progress to assume when resuming (default: from the "
                    "snapshot's state file or name).")
 flags.DEFINE_integer("snapshot_keep", None, "Keep only the newest K network snapshots (0 = all).")
@@ -88,6 +92,8 @@ def resolve_from_flags():
             setattr(config, name, value)
     if FLAGS.dataset is not None:
         config.dataset.tfrecord_dir = FLAGS.dataset
+    if FLAGS.resume_without_state:
+        config.resume_state = False
     config.validate()
     return config
 
@@ -109,37 +115,31 @@ def schedule_resolution(config):
     return known
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+@cli.user_errors_as_messages
+def main():
     logging.set_verbosity(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
-    try:
-        if FLAGS.list_configs:
-            names, variants = config_lib.preset_names()
-            print("Presets:  " + " ".join(names))
-            print("Variants: " + " ".join(variants) + "  (append with '-', e.g. ffhq-1gpu-mix50)")
-            return 0
-        config = resolve_from_flags()
-        if FLAGS.dry_run:
-            print(config_lib.to_json(config))
-            return 0
-        if FLAGS.print_schedule:
-            resolution = int(schedule_resolution(config))
-            if resolution < 4 or resolution & (resolution - 1):
-                raise ValueError(f"resolution must be a power of two >= 4, got {resolution}.")
-            rows = schedule.schedule_rows(
-                config_lib.to_dict(config)["sched"], int(resolution).bit_length() - 1,
-                FLAGS.num_gpus or config.num_gpus, config.total_kimg, FLAGS.schedule_step_kimg)
-            print(schedule.format_schedule_table(rows))
-            return 0
-        from stylegan_tf import training_loop  # pylint: disable=import-outside-toplevel
-        training_loop.split_cpu(FLAGS.cpu_replicas)
-        training_loop.training_loop(config)
+    if FLAGS.list_configs:
+        names, variants = config_lib.preset_names()
+        print("Presets:  " + " ".join(names))
+        print("Variants: " + " ".join(variants) + "  (append with '-', e.g. ffhq-1gpu-mix50)")
         return 0
-    except (ValueError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    config = resolve_from_flags()
+    if FLAGS.dry_run:
+        print(config_lib.to_json(config))
+        return 0
+    if FLAGS.print_schedule:
+        resolution = int(schedule_resolution(config))
+        if resolution < 4 or resolution & (resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 4, got {resolution}.")
+        rows = schedule.schedule_rows(
+            config_lib.to_dict(config)["sched"], int(resolution).bit_length() - 1,
+            FLAGS.num_gpus or config.num_gpus, config.total_kimg, FLAGS.schedule_step_kimg)
+        print(schedule.format_schedule_table(rows))
+        return 0
+    distribute.split_cpu(FLAGS.cpu_replicas)
+    loop.training_loop(config)
+    return 0
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(main)

@@ -18,13 +18,16 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app  # pylint: disable=wrong-import-position
-from absl import flags  # pylint: disable=wrong-import-position
+from absl import (
+    app,  # pylint: disable=wrong-import-position
+    flags,  # pylint: disable=wrong-import-position
+)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from stylegan_tf import dataset, tfrecord_export  # pylint: disable=wrong-import-position
+from stylegan_tf import dataset  # noqa: E402
+from stylegan_tf.dataset import image_folder, writer  # noqa: E402
 
 flags.DEFINE_string("faces_dir", str(REPO_ROOT.parent / "shared" / "data" / "frl_faces_256"),
                     "Folder of images to convert (default: ../shared/data/frl_faces_256 beside the repository).")
@@ -41,8 +44,8 @@ def bench_conversion(image_dir, work_dir, num_workers, repeats):
     for run in range(repeats):
         target = os.path.join(work_dir, f"convert-{num_workers}-{run}")
         start = time.perf_counter()
-        exporter = tfrecord_export.create_from_images(
-            target, image_dir, options=tfrecord_export.ExportOptions(num_workers=num_workers, progress=False))
+        exporter = image_folder.create_from_images(
+            target, image_dir, options=writer.ExportOptions(num_workers=num_workers, progress=False))
         best = max(best, exporter.cur_images / (time.perf_counter() - start))
         if run < repeats - 1:
             shutil.rmtree(target)
@@ -67,9 +70,9 @@ def main(_):
         print(f"Error: {FLAGS.faces_dir} does not exist (pass --faces_dir)", file=sys.stderr)
         return 1
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="bench_dataset-")
-    cores = tfrecord_export.default_num_workers()
+    cores = writer.default_num_workers()
     try:
-        num_images = len(tfrecord_export.list_image_files(FLAGS.faces_dir)[0])
+        num_images = len(image_folder.list_image_files(FLAGS.faces_dir)[0])
         print(f"Conversion: create_from_images, {num_images} images from {FLAGS.faces_dir}")
         tfrecord_dir = None
         for workers in sorted({1, cores}):

@@ -20,9 +20,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app  # pylint: disable=wrong-import-position
-from absl import flags  # pylint: disable=wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
+from absl import (
+    app,  # pylint: disable=wrong-import-position
+    flags,  # pylint: disable=wrong-import-position
+    logging,  # pylint: disable=wrong-import-position
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("resolutions", ["64"], "Network resolutions (FFHQ widths: fmap_base 8192, "
@@ -35,10 +37,11 @@ flags.DEFINE_integer("steps", 2, "Timed steps per configuration (after one warm-
 
 
 def build(strategy, resolution, mode):
-    from stylegan_tf import config as config_lib
-    from stylegan_tf import training_loop
     import numpy as np
-    return training_loop.Trainer(
+
+    from stylegan_tf.training import config as config_lib
+    from stylegan_tf.training import trainer
+    return trainer.Trainer(
         strategy, {}, {}, resolution, 3, 0, config_lib.LossConfig("G_logistic_nonsaturating"),
         config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
         config_lib.OptimizerConfig(), config_lib.OptimizerConfig(), G_smoothing_kimg=10.0,
@@ -74,9 +77,9 @@ def time_steps(trainer, resolution, batch, steps):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from stylegan_tf import training_loop
+    from stylegan_tf.training import distribute
     if FLAGS.replica_modes:
-        training_loop.split_cpu(2)
+        distribute.split_cpu(2)
     import tensorflow as tf
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     print(f"{'res':>4} {'replicas':>8} {'mode':>9} {'first step s':>13} {'s/step':>8} "

@@ -1,24 +1,150 @@
-"""What every command-line entry script shares: user mistakes end in a message, not a traceback."""
+"""What every command-line entry script shares: user mistakes end in a message, not a traceback;
+parsers of the values users type (seeds, style ranges, labels); the original's time format."""
 
 import functools
+import re
 import sys
 
+import numpy as np
 
-def user_errors_as_messages(body):
-    """Wraps the body of an absl `main(argv)`.
+from stylegan_tf.dataset.tfrecord_format import one_hot
 
-    Unexpected positional arguments, and ValueError / OSError raised by the body (bad flags,
-    missing or unreadable files), print `Error: <message>` on stderr and give exit status 1.
-    The body takes no arguments and returns the exit status (None means 0).
+
+def user_errors_as_messages(body=None, *, takes_arguments=False, interrupted="Interrupted."):
+    """Wraps the body of an absl `main(argv)`; usable as `@user_errors_as_messages` or with options.
+
+    ValueError / OSError raised by the body (bad flags, missing or unreadable files) print
+    `Error: <message>` on stderr and give exit status 1; so do TensorFlow's errors, reduced to
+    their first line (a corrupt dataset record names its file and record there, the op context
+    after it is noise). Ctrl-C prints `interrupted` and gives 130.
+
+    Args:
+        body: returns the exit status (None means 0); takes no arguments, or the positional
+            command-line arguments (argv[1:]) when `takes_arguments`.
+        takes_arguments: pass positional arguments to the body instead of refusing them.
+        interrupted: the message on Ctrl-C.
     """
-    @functools.wraps(body)
-    def main(argv):
-        if len(argv) > 1:
-            print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-            return 1
-        try:
-            return body() or 0
-        except (ValueError, OSError) as error:
-            print(f"Error: {error}", file=sys.stderr)
-            return 1
-    return main
+    def wrap(body):
+        @functools.wraps(body)
+        def main(argv):
+            if len(argv) > 1 and not takes_arguments:
+                print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
+                return 1
+            try:
+                return (body(argv[1:]) if takes_arguments else body()) or 0
+            except KeyboardInterrupt:
+                print(interrupted, file=sys.stderr)
+                return 130
+            except (ValueError, OSError) as error:
+                print(f"Error: {error}", file=sys.stderr)
+                return 1
+            except Exception as error:  # pylint: disable=broad-except
+                if not type(error).__module__.startswith("tensorflow"):
+                    raise
+                print(f"Error: {tensorflow_error_message(error)}", file=sys.stderr)
+                return 1
+        return main
+    return wrap(body) if body is not None else wrap
+
+
+def tensorflow_error_message(error):
+    """The readable part of a TensorFlow error: the dataset reader's own message when there is one,
+    else the first line of the op's message (without the graph context TensorFlow appends)."""
+    from stylegan_tf.dataset import reader  # pylint: disable=import-outside-toplevel
+    return reader.error_message(error).strip().split("\n", 1)[0]
+
+
+def format_time(seconds):
+    """The original's `dnnlib.util.format_time`."""
+    s = int(round(seconds))  # half to even, as np.rint
+    if s < 60:
+        return f"{s}s"
+    if s < 60 * 60:
+        return f"{s // 60}m {s % 60:02}s"
+    if s < 24 * 60 * 60:
+        return f"{s // 3600}h {(s // 60) % 60:02}m {s % 60:02}s"
+    return f"{s // 86400}d {(s // 3600) % 24:02}h {(s // 60) % 60:02}m"
+
+
+# ----------------------------------------------------------------------------------------------
+# Values users type.
+
+_MAX_SEED = 2**32 - 1  # RandomState's limit
+
+
+# The paper's style groups by resolution (Figure 3): coarse 4^2-8^2, middle 16^2-32^2, fine 64^2+.
+STYLE_GROUPS = {"coarse": (0, 4), "middle": (4, 8), "fine": (8, None)}
+
+
+def parse_seeds(text):
+    """'0-3,10,12-13' -> [0, 1, 2, 3, 10, 12, 13] (ranges inclusive, order kept)."""
+    seeds = []
+    for part in str(text).replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise ValueError(f"seeds must look like '0-63' or '1,5,7-9', got {text!r}.")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise ValueError(f"seed range {part!r} runs backwards.")
+        if last > _MAX_SEED:
+            raise ValueError(f"seeds must be at most {_MAX_SEED}, got {last}.")
+        seeds.extend(range(first, last + 1))
+    return seeds
+
+
+def parse_layer_range(text, num_layers):
+    """A style range: 'coarse' | 'middle' | 'fine' | '5' | '0-3' (inclusive) -> range of layers.
+
+    Args:
+        text: the range.
+        num_layers: the network's number of style inputs (clips the named groups).
+    """
+    text = str(text).strip().lower()
+    if text in STYLE_GROUPS:
+        start, stop = STYLE_GROUPS[text]
+        return range(min(start, num_layers), num_layers if stop is None else min(stop, num_layers))
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+    if not match:
+        raise ValueError(f"a style range is coarse, middle, fine, a layer 'i' or 'i-j'; got "
+                         f"{text!r}.")
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if not first <= last < num_layers:
+        raise ValueError(f"style range {text!r} is outside layers 0-{num_layers - 1}.")
+    return range(first, last + 1)
+
+
+def make_labels(label_size, text, count):
+    """Labels [count, label_size] for a conditional network from '--labels', or None.
+
+    Args:
+        label_size: the network's label size (0 = unconditional).
+        text: a class index ('3' -> one-hot) or label_size comma-separated numbers; None/''.
+        count: number of rows (every row gets the same label).
+    """
+    text = (text or "").strip()
+    if label_size == 0:
+        if text:
+            raise ValueError("this network is unconditional (label_size 0); drop --labels.")
+        return None
+    if not text:
+        raise ValueError(f"this network is conditional (label_size {label_size}); pass --labels "
+                         f"as a class index 0-{label_size - 1} or {label_size} comma-separated "
+                         "values.")
+    values = text.split(",")
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError:
+        raise ValueError(f"--labels must be numbers, got {text!r}.") from None
+    if len(numbers) == 1 and label_size > 1:
+        index = numbers[0]
+        if index != int(index) or not 0 <= index < label_size:
+            raise ValueError(f"class index must be an integer 0-{label_size - 1}, got {text!r}.")
+        label = one_hot(np.array([int(index)]), label_size)[0]
+    elif len(numbers) == label_size:
+        label = np.asarray(numbers, np.float32)
+    else:
+        raise ValueError(f"--labels needs a class index or {label_size} values, got "
+                         f"{len(numbers)}.")
+    return np.tile(label[np.newaxis], [count, 1])

@@ -26,8 +26,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from stylegan_tf import fileio, networks
 from stylegan_tf import images as image_utils
-from stylegan_tf import networks
 
 
 def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
@@ -62,17 +62,6 @@ def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
     return function, signature
 
 
-def _replace_path(temp_path, path):
-    """Moves a finished file or folder into place, replacing an older one."""
-    if path.is_dir():
-        old = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-        os.replace(path, old / path.name)
-        os.replace(temp_path, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(temp_path, path)
-
-
 def export_keras(Gs, path):
     """Saves Gs as a Keras `.keras` archive (reload with `keras.models.load_model` after
     `import stylegan_tf.networks`). Written atomically; returns the path."""
@@ -85,7 +74,7 @@ def export_keras(Gs, path):
     os.close(handle)
     try:
         Gs.save(temp_name)
-        _replace_path(pathlib.Path(temp_name), path)
+        os.replace(temp_name, path)
     except BaseException:
         if os.path.exists(temp_name):
             os.remove(temp_name)
@@ -111,7 +100,7 @@ def export_saved_model(Gs, path, truncation_cutoff=8, randomize_noise=False):
     temp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         archive.write_out(str(temp_dir / "model"), verbose=False)
-        _replace_path(temp_dir / "model", path)
+        fileio.atomic_replace_dir(str(temp_dir / "model"), str(path))
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     return path

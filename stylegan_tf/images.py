@@ -1,6 +1,6 @@
-"""Image conversion, grids and PNG output for generated images (NHWC).
+"""Image conversion, grids and PNG output (NHWC).
 
-`to_uint8` is the original release's `convert_images_to_uint8` (SPEC §9.2): map the dynamic range
+`to_uint8` is the original release's `convert_images_to_uint8` (`dnnlib/tflib/tfutil.py`): map the dynamic range
 to [0, 255] with `x * 255 / (hi - lo) + 0.5 - lo * 255 / (hi - lo)` (for [-1, 1]: `x * 127.5 + 128`)
 in float32, then a saturating cast (clamp to [0, 255], truncate), i.e. round half up.
 """
@@ -99,3 +99,43 @@ def save_png(path, image):
     with fileio.atomic_write(path) as file:
         pil_image.save(file, format="PNG")
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Training snapshot grids as the original writes them (`misc.save_image_grid`): image i goes to
+# column `i mod grid_w`, row `i // grid_w`; values are mapped from `drange` to [0, 255], rounded
+# with `rint` and clipped, as the original's `convert_to_pil_image` (not the half-up `to_uint8`
+# of its generation scripts).
+
+
+def adjust_dynamic_range(data, drange_in, drange_out):
+    """Linear map of `data` from `drange_in` to `drange_out` in float32, as the original."""
+    if list(drange_in) != list(drange_out):
+        scale = (np.float32(drange_out[1]) - np.float32(drange_out[0])) / (
+            np.float32(drange_in[1]) - np.float32(drange_in[0]))
+        bias = np.float32(drange_out[0]) - np.float32(drange_in[0]) * scale
+        data = data * scale + bias
+    return data
+
+
+def rint_uint8(image, drange):
+    """Float image(s) in `drange` -> uint8 with the original grid's `rint` + clip."""
+    image = adjust_dynamic_range(np.asarray(image, dtype=np.float32), drange, [0, 255])
+    return np.rint(image).clip(0, 255).astype(np.uint8)
+
+
+def grid_uint8(images, grid_size, drange):
+    """The uint8 grid [grid_h * H, grid_w * W, C] of `images` [N, H, W, C] in `drange`."""
+    return rint_uint8(image_grid(images, grid_size), drange)
+
+
+def save_image_grid(images, path, drange, grid_size):
+    """Writes the grid of `images` [N, H, W, C] (C = 1 or 3) as PNG, atomically.
+
+    Args:
+        images: NumPy array [N, H, W, C].
+        path: output .png path.
+        drange: value range of `images`, e.g. [-1, 1] for network outputs, [0, 255] for uint8.
+        grid_size: (grid_w, grid_h).
+    """
+    save_png(path, grid_uint8(images, grid_size, drange))

@@ -1,8 +1,8 @@
 """Keras layers of the original StyleGAN (channels-last), with equalized learning rate.
 
 Weights are stored unscaled, exactly as in the original pickles (conv kernels HWIO, dense kernels
-[in, out]); the He/lrmul multiplier is applied at run time (SPEC §2). Every layer creates its weights
-in `build()` and returns all constructor arguments from `get_config()`.
+[in, out]); the He/lrmul multiplier is applied at run time (`training/networks_stylegan.py`). Every
+layer creates its weights in `build()` and returns all constructor arguments from `get_config()`.
 """
 
 import keras

@@ -1,7 +1,7 @@
 """The original release's pickled networks (`karras2019stylegan-*.pkl`, training snapshots).
 
 A pickle holds `(G, D, Gs)`, each a `dnnlib.tflib.network.Network` whose state names its build
-function, its `static_kwargs`, its components and its own variables (SPEC §4.2). Loading never
+function, its `static_kwargs`, its components and its own variables (`dnnlib/tflib/network.py`). Loading never
 executes anything from the file: the unpickler constructs only an allow-listed handful of globals
 (NumPy array reconstruction and a plain stand-in for `Network`), the architecture is rebuilt from
 `build_func_name` + `static_kwargs`, and every variable is assigned by its original name.
@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from stylegan_tf import fileio, networks
+from stylegan_tf import fileio, networks, safe_pickle
 
 
 class LegacyPickleError(ValueError):
@@ -48,27 +48,14 @@ class _EasyDict(dict):
     """Stand-in for `dnnlib.util.EasyDict` (a dict with attribute access)."""
 
 
-_NUMPY_CORE = getattr(np, "_core", None) or np.core  # NumPy 2 calls numpy.core numpy._core
-# The NumPy functions that rebuild arrays and scalars, under both module names.
-_NUMPY_GLOBALS = {
-    (f"{package}.{module}", name): getattr(getattr(_NUMPY_CORE, module), name)
-    for package in ("numpy.core", "numpy._core")
-    for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
-                         ("numeric", "_frombuffer"))
-    if hasattr(getattr(_NUMPY_CORE, module), name)}
-_NUMPY_GLOBALS.update({("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype})
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
+class _RestrictedUnpickler(safe_pickle.RestrictedUnpickler):
     """Constructs only what an original network pickle needs; refuses every other global."""
 
-    def find_class(self, module, name):
-        if (module, name) == ("dnnlib.tflib.network", "Network"):
-            return NetworkState
-        if (module, name) == ("dnnlib.util", "EasyDict"):
-            return _EasyDict
-        if (module, name) in _NUMPY_GLOBALS:
-            return _NUMPY_GLOBALS[(module, name)]
+    def __init__(self, file, **kwargs):
+        super().__init__(file, allowed={("dnnlib.tflib.network", "Network"): NetworkState,
+                                        ("dnnlib.util", "EasyDict"): _EasyDict}, **kwargs)
+
+    def resolve_other(self, module, name):
         if module.split(".")[0] in ("torch", "torch_utils"):
             raise LegacyPickleError(
                 f"this is a PyTorch pickle (it references {module}.{name}), e.g. from "
@@ -76,6 +63,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise LegacyPickleError(
             f"refusing to load {module}.{name}: the file asks to construct an object that no "
             "StyleGAN network pickle contains (loading never runs code from a pickle).")
+
+
+# torch.save's legacy format starts with a pickled long: protocol 2, LONG1 of 10 bytes, the magic.
+_TORCH_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")[:8]
 
 
 def read_pickle(path):
@@ -88,15 +79,24 @@ def read_pickle(path):
         raise LegacyPickleError(f"{path}: cannot read ({error.strerror or error}).") from error
     if not data:
         raise LegacyPickleError(f"{path}: the file is empty.")
+    if data[:4] == b"PK\x03\x04" and b"data.pkl" in data[:4096]:
+        raise LegacyPickleError(f"{path}: this is a PyTorch file (torch.save zip archive), e.g. "
+                                "from StyleGAN2-ADA-PyTorch or StyleGAN3; stylegan-tf loads the TF "
+                                "releases' pickles only.")
     if data[:1] != b"\x80":
         raise LegacyPickleError(f"{path}: not a pickle file (it does not start with a pickle "
                                 "protocol header).")
+    if data[2:12] == _TORCH_LEGACY_MAGIC:
+        raise LegacyPickleError(f"{path}: this is a PyTorch file (legacy torch.save format); "
+                                "stylegan-tf loads the TF releases' pickles only.")
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+        # Arrays are filled from the file's own bytes, so none can legitimately be larger.
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1",
+                                    max_array_bytes=len(data)).load()
     except LegacyPickleError as error:
         raise LegacyPickleError(f"{path}: {error}") from None
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError) as error:
+            IndexError, KeyError, OverflowError, MemoryError, RecursionError) as error:
         raise LegacyPickleError(f"{path}: truncated or corrupt pickle ({type(error).__name__}: "
                                 f"{error}).") from None
 
@@ -187,7 +187,54 @@ _PROGAN_FUNCS = ("G_paper", "D_paper")
 _BUILDERS = {"G_style": networks.Generator, "D_basic": networks.Discriminator}
 
 
-def _check_network_state(obj, what, path):
+# static_kwargs of the original networks are scalars and short lists (blur_filter); sizes beyond
+# these bounds describe no trained network and would only exhaust memory when built.
+_MAX_KWARG_LIST = 64
+_SIZE_BOUNDS = dict(resolution=8192, num_channels=16, label_size=100_000, fmap_base=1 << 16,
+                    fmap_max=4096, latent_size=8192, dlatent_size=8192, mapping_fmaps=8192,
+                    mapping_layers=64, dlatent_broadcast=64, mbstd_group_size=1024,
+                    mbstd_num_features=64)
+
+
+def _is_plain_scalar(value):
+    return value is None or isinstance(value, (bool, int, float, str, np.generic))
+
+
+def _check_static_kwargs(kwargs, what, path):
+    if not isinstance(kwargs, dict):
+        raise LegacyPickleError(f"{path}: {what}: static_kwargs is a {type(kwargs).__name__}, "
+                                "expected a dict.")
+    for key, value in kwargs.items():
+        if not isinstance(key, str):
+            raise LegacyPickleError(f"{path}: {what}: static_kwargs key {key!r} is not a string.")
+        if isinstance(value, (list, tuple)):
+            if len(value) > _MAX_KWARG_LIST or not all(_is_plain_scalar(v) for v in value):
+                raise LegacyPickleError(f"{path}: {what}: static_kwargs {key} must be a short list of "
+                                        "numbers or strings.")
+        elif not _is_plain_scalar(value):
+            raise LegacyPickleError(f"{path}: {what}: static_kwargs {key} is a {type(value).__name__}; "
+                                    "the original networks take numbers, strings and short lists.")
+        bound = _SIZE_BOUNDS.get(key)
+        if bound is not None and isinstance(value, (int, np.integer)) and not 0 <= value <= bound:
+            raise LegacyPickleError(f"{path}: {what}: static_kwargs {key}={value} is outside the sane "
+                                    f"range 0..{bound}; no released network is that large.")
+
+
+def _check_variables(state, what, path):
+    variables = state["variables"]
+    if not isinstance(variables, (list, tuple)):
+        raise LegacyPickleError(f"{path}: {what}: variables is a {type(variables).__name__}, "
+                                "expected a list of (name, array) pairs.")
+    for item in variables:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise LegacyPickleError(f"{path}: {what}: variables holds {type(item).__name__} items, "
+                                    "expected (name, array) pairs.")
+        if not isinstance(item[1], (np.ndarray, np.generic, float, int)) or isinstance(item[1], bool):
+            raise LegacyPickleError(f"{path}: {what}: variable {item[0]} is a {type(item[1]).__name__}, "
+                                    "expected a NumPy array.")
+
+
+def _check_state_fields(obj, what, path):
     if not isinstance(obj, NetworkState) or not isinstance(obj.state, dict):
         raise LegacyPickleError(f"{path}: {what} is not a dnnlib.tflib.network.Network "
                                 f"(found {type(obj).__name__}).")
@@ -196,6 +243,23 @@ def _check_network_state(obj, what, path):
                if key not in state]
     if missing:
         raise LegacyPickleError(f"{path}: {what} lacks {', '.join(missing)} in its state.")
+    for key in ("name", "build_func_name"):
+        if not isinstance(state[key], str):
+            raise LegacyPickleError(f"{path}: {what}: {key} is a {type(state[key]).__name__}, "
+                                    "expected a string.")
+    _check_static_kwargs(state["static_kwargs"], what, path)
+    _check_variables(state, what, path)
+    components = state.get("components") or {}
+    if not isinstance(components, dict):
+        raise LegacyPickleError(f"{path}: {what}: components is a {type(components).__name__}, "
+                                "expected a dict.")
+    for key, component in components.items():
+        _check_state_fields(component, f"{what} component {key!r}", path)
+    return state
+
+
+def _check_network_state(obj, what, path):
+    state = _check_state_fields(obj, what, path)
     if state.get("version") not in (2, 3):
         raise LegacyPickleError(f"{path}: {what} has network state version "
                                 f"{state.get('version')!r}; versions 2 and 3 are supported.")
@@ -218,8 +282,6 @@ def _flatten_state_variables(state, prefix=""):
     """[(full original name, value)] of a network and its components, as `Network.vars`."""
     items = [(prefix + name, value) for name, value in state["variables"]]
     for component_name, component in (state.get("components") or {}).items():
-        if not isinstance(component, NetworkState):
-            raise LegacyPickleError(f"component {component_name!r} is not a Network.")
         items += _flatten_state_variables(component.state, prefix + component.state["name"] + "/")
     return items
 
@@ -231,7 +293,7 @@ def network_from_state(obj, what="network", path="<pickle>"):
     builder = _BUILDERS[state["build_func_name"]]
     try:
         net = builder(name=state["name"], **dict(state["static_kwargs"]))
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         raise LegacyPickleError(f"{path}: {what}: {error}") from None
     targets = original_variables(net)
     stored = _flatten_state_variables(state)
@@ -245,12 +307,15 @@ def network_from_state(obj, what="network", path="<pickle>"):
     stored.sort(key=lambda item: item[0] == "lod")
     for name, value in stored:
         variable = targets[name]
-        value = np.asarray(value, dtype=np.float32)
         expected = original_shape(name, tuple(variable.shape))
-        if tuple(value.shape) != expected:
+        if tuple(np.shape(value)) != expected:
             raise LegacyPickleError(f"{path}: {what} variable {name} has shape "
-                                    f"{list(value.shape)}, but the network built from its "
+                                    f"{list(np.shape(value))}, but the network built from its "
                                     f"static_kwargs expects {list(expected)}.")
+        try:
+            value = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise LegacyPickleError(f"{path}: {what} variable {name} is not numeric ({error}).") from None
         variable.assign(to_keras_layout(name, value, tuple(variable.shape)))
         assigned.add(name)
     unassigned = [name for name in targets if name not in assigned]

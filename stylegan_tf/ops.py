@@ -1,8 +1,8 @@
 """Stateless tensor operations of the original StyleGAN, channels-last (NHWC).
 
-Each function computes exactly what the TF1 release computes (SPEC §2) on NHWC tensors; the Keras
-layers in `layers.py` add the variables around them. TensorFlow's autodiff gives the same gradients
-as the original's hand-written custom gradients, so none are defined here.
+Each function computes exactly what the TF1 release computes (`training/networks_stylegan.py`) on
+NHWC tensors; the Keras layers in `layers.py` add the variables around them. TensorFlow's autodiff
+gives the same gradients as the original's hand-written custom gradients, so none are defined here.
 """
 
 import numpy as np
@@ -14,6 +14,11 @@ LRELU_ALPHA = 0.2
 def lerp(a, b, t):
     """Linear interpolation `a + (b - a) * t` (t is not clipped)."""
     return a + (b - a) * t
+
+
+def mirror(images, flip):
+    """Each NHWC image reversed left-right where `flip` [N] (bool) is true."""
+    return tf.where(flip[:, tf.newaxis, tf.newaxis, tf.newaxis], tf.reverse(images, axis=[2]), images)
 
 
 def lerp_clip(a, b, t):

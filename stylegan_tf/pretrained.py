@@ -1,10 +1,10 @@
 """The official pretrained StyleGAN networks and the resolution of every `--network` value.
 
-The five networks of the original release (SPEC §9.5) are registered with `stylegan_tf.downloads`
-under short names ("ffhq-1024", ...). They download once into the cache (`$STYLEGAN_CACHE`, default
-`~/.cache/stylegan_tf`) from NVIDIA's CDN and then work offline. NVIDIA publishes no size or hash
-for these pickles, so their entries carry none: a downloaded file is trusted as is, and the loader
-still refuses anything that is not a StyleGAN network pickle.
+The five networks of the original release (`pretrained_example.py` lists them) are registered with
+`stylegan_tf.downloads` under short names ("ffhq-1024", ...). They download once into the cache
+(`$STYLEGAN_CACHE`, default `~/.cache/stylegan_tf`) from NVIDIA's CDN and then work offline. NVIDIA
+publishes no size or hash for these pickles, so their entries carry none: a downloaded file is
+trusted as is, and the loader still refuses anything that is not a StyleGAN network pickle.
 
 Example:
     from stylegan_tf import pretrained

@@ -2,7 +2,6 @@
 import os
 import pathlib
 
-
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DIR = pathlib.Path(os.environ.get("STYLEGAN_SHARED", REPO_ROOT.parent / "shared"))
 FIXTURES_DIR = SHARED_DIR / "fixtures"

@@ -12,11 +12,13 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
+from stylegan_tf import dataset
+from stylegan_tf.dataset import reader, tfrecord_format, writer
+
 from conftest import REPO_ROOT, fixture_dirs
-from stylegan_tf import dataset, tfrecord_export
 
 ORIGINAL_DATASETS = fixture_dirs("original-dataset", "STYLEGAN_DATASET_FIXTURES")
-QUIET = tfrecord_export.ExportOptions(progress=False, num_workers=1)
+QUIET = writer.ExportOptions(progress=False, num_workers=1)
 NUM_IMAGES = 12
 
 
@@ -28,7 +30,7 @@ def make_images(count=NUM_IMAGES, resolution=16, channels=3, seed=0):
 
 
 def export(tfrecord_dir, images, labels=None):
-    with tfrecord_export.TFRecordExporter(str(tfrecord_dir), progress=False) as exporter:
+    with writer.TFRecordExporter(str(tfrecord_dir), progress=False) as exporter:
         for image in images:
             exporter.add_image(image)
         if labels is not None:
@@ -38,7 +40,7 @@ def export(tfrecord_dir, images, labels=None):
 
 def nhwc_levels(images):
     """{lod: uint8 [N, H, W, C]} computed by the writer's mip code."""
-    per_image = [tfrecord_export.mip_levels(image) for image in images]
+    per_image = [tfrecord_format.mip_levels(image) for image in images]
     return {lod: np.stack([levels[lod] for levels in per_image]).transpose(0, 2, 3, 1)
             for lod in range(len(per_image[0]))}
 
@@ -73,7 +75,7 @@ def test_reads_the_original_files(fixture):
     assert ds.labels.shape == (1 << 20, 0) and ds.labels.dtype == np.float32
     for lod, path in ds.tfrecord_files.items():
         images, labels = collect(ds.make_dataset(lod, 5, shuffle=False, repeat=False))
-        stored = np.stack([dataset.parse_tfrecord_np(record.numpy())
+        stored = np.stack([reader.parse_tfrecord_np(record.numpy())
                            for record in tf.data.TFRecordDataset(path)]).transpose(0, 2, 3, 1)
         assert images.dtype == np.uint8 and np.array_equal(images, stored)
         assert labels.shape == (len(images), 0)
@@ -251,8 +253,8 @@ def test_records_of_the_wrong_shape_are_named(tmp_path):
     images = make_images(6, resolution=4)
     folder = tmp_path / "odd"
     folder.mkdir()
-    records = [tfrecord_export.serialize_example(image) for image in images]
-    records[4] = tfrecord_export.serialize_example(np.zeros([1, 4, 4], np.uint8))  # Valid, but one channel.
+    records = [tfrecord_format.serialize_example(image) for image in images]
+    records[4] = tfrecord_format.serialize_example(np.zeros([1, 4, 4], np.uint8))  # Valid, but one channel.
     _write_records(str(folder / "odd-r02.tfrecords"), records)
     ds = dataset.TFRecordDataset(str(folder))
     with pytest.raises(tf.errors.InvalidArgumentError) as error:
@@ -292,7 +294,7 @@ def test_labels_file_lookup_and_unlabeled_cap(labeled_dir, tmp_path):
     short = dataset.TFRecordDataset(path, label_file=os.path.join(path, "short.npy"), max_label_size="full")
     assert short.num_images == 5
     assert collect(short.make_dataset(0, 2, shuffle=False, repeat=False))[0].shape[0] == 5
-    assert dataset.UNLABELED_RECORD_LIMIT == 1 << 20
+    assert reader.UNLABELED_RECORD_LIMIT == 1 << 20
 
 
 def test_resolution_argument_ignores_larger_files(labeled_dir):

@@ -1,4 +1,4 @@
-"""Tests of dataset_tool.py and stylegan_tf/tfrecord_export.py: parity with the original's files, every source
+"""Tests of dataset_tool.py and stylegan_tf/dataset/: parity with the original's files, every source
 format, the checks on user input, and that failures never leave a half-written dataset."""
 import gzip
 import io
@@ -13,11 +13,12 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
+from stylegan_tf.dataset import image_folder, reader, sources, tfrecord_format, writer
+
 from conftest import REPO_ROOT, fixture_dirs
-from stylegan_tf import dataset, tfrecord_export
 
 ORIGINAL_DATASETS = fixture_dirs("original-dataset", "STYLEGAN_DATASET_FIXTURES")
-QUIET = tfrecord_export.ExportOptions(progress=False, num_workers=2)
+QUIET = writer.ExportOptions(progress=False, num_workers=2)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def read_dataset_arrays(tfrecord_dir):
     arrays = {}
     for name in sorted(os.listdir(tfrecord_dir)):
         if name.endswith(".tfrecords"):
-            images = np.stack([dataset.parse_tfrecord_np(record)
+            images = np.stack([reader.parse_tfrecord_np(record)
                                for record in read_tfrecord_file(os.path.join(tfrecord_dir, name))])
             arrays[images.shape[-1]] = images
     return arrays
@@ -87,7 +88,7 @@ def run_tool(*args):
 def test_create_from_images_matches_original_byte_for_byte(tmp_path, fixture, shuffle):
     reference = fixture / ("tfrecords" if shuffle else "tfrecords-noshuffle")
     target = tmp_path / reference.name  # Same basename, so the file names must match too.
-    tfrecord_export.create_from_images(str(target), str(fixture / "images"), shuffle=shuffle, options=QUIET)
+    image_folder.create_from_images(str(target), str(fixture / "images"), shuffle=shuffle, options=QUIET)
     assert sorted(os.listdir(target)) == sorted(os.listdir(reference))
     for name in os.listdir(reference):
         assert (target / name).read_bytes() == (reference / name).read_bytes(), name
@@ -112,17 +113,17 @@ def test_command_line_of_the_original_reproduces_its_files(tmp_path, fixture, ca
 
 def test_serialized_example_is_a_valid_example_in_the_original_field_order():
     image = np.arange(3 * 8 * 8, dtype=np.uint8).reshape(3, 8, 8)
-    record = tfrecord_export.serialize_example(image)
+    record = tfrecord_format.serialize_example(image)
     example = tf.train.Example.FromString(record)
     assert list(example.features.feature["shape"].int64_list.value) == [3, 8, 8]
     assert example.features.feature["data"].bytes_list.value[0] == image.tobytes()
     assert record.index(b"shape") < record.index(b"data")
     # protobuf's deterministic mode sorts the keys: that is the other layout the reader accepts.
-    prefix, suffix = tfrecord_export.example_layout(image.shape, data_first=True)
+    prefix, suffix = tfrecord_format.example_layout(image.shape, data_first=True)
     assert example.SerializeToString(deterministic=True) == prefix + image.tobytes() + suffix
     # A large image needs multi-byte varints everywhere.
     big = np.zeros([3, 128, 128], np.uint8)
-    assert tf.train.Example.FromString(tfrecord_export.serialize_example(big)).features.feature[
+    assert tf.train.Example.FromString(tfrecord_format.serialize_example(big)).features.feature[
         "data"].bytes_list.value[0] == big.tobytes()
 
 
@@ -136,7 +137,7 @@ def test_mip_levels_average_unrounded_values_and_round_half_to_even():
                         [1, 2, 0, 0]]
     image[0, 4:6, 0:2] = [[2, 3], [2, 3]]  # Mean 2.5 -> 2 (half to even).
     image[0, 6:8, 0:2] = [[3, 4], [3, 4]]  # Mean 3.5 -> 4.
-    levels = tfrecord_export.mip_levels(image)
+    levels = tfrecord_format.mip_levels(image)
     assert [level.shape for level in levels] == [(1, 16, 16), (1, 8, 8), (1, 4, 4)]
     assert levels[0] is image
     assert levels[1][0, :4, 0].tolist() == [2, 2, 2, 4]
@@ -152,7 +153,7 @@ def test_mip_levels_average_unrounded_values_and_round_half_to_even():
 def test_grayscale_folder_gives_one_channel_dataset(tmp_path):
     images = random_images(3, (8, 8))
     write_images(tmp_path / "gray", images, mode="L")
-    tfrecord_export.create_from_images(str(tmp_path / "ds"), str(tmp_path / "gray"), shuffle=False, options=QUIET)
+    image_folder.create_from_images(str(tmp_path / "ds"), str(tmp_path / "gray"), shuffle=False, options=QUIET)
     arrays = read_dataset_arrays(tmp_path / "ds")
     assert sorted(arrays) == [4, 8]
     assert np.array_equal(arrays[8], np.stack(images)[:, np.newaxis])
@@ -162,15 +163,15 @@ def test_jpeg_inputs_and_non_image_files(tmp_path):
     images = random_images(2, (16, 16, 3))
     write_images(tmp_path / "jpg", images, ext="jpg")
     (tmp_path / "jpg" / "README.md").write_text("not an image")
-    tfrecord_export.create_from_images(str(tmp_path / "ds"), str(tmp_path / "jpg"), shuffle=False, options=QUIET)
+    image_folder.create_from_images(str(tmp_path / "ds"), str(tmp_path / "jpg"), shuffle=False, options=QUIET)
     decoded = [np.asarray(PIL.Image.open(tmp_path / "jpg" / f"img{index:03d}.jpg")) for index in range(2)]
     assert np.array_equal(read_dataset_arrays(tmp_path / "ds")[16], np.stack([chw(image) for image in decoded]))
 
 
 def test_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(tfrecord_export.DatasetError, match="No input images found"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(tmp_path / "empty"), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="No input images found"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(tmp_path / "empty"), options=QUIET)
     assert_no_leftovers(tmp_path, "ds")
 
 
@@ -178,12 +179,12 @@ def test_corrupt_image_names_the_file_and_leaves_nothing(tmp_path):
     folder = write_images(tmp_path / "images", random_images(6, (16, 16, 3)))
     data = (folder / "img003.png").read_bytes()
     (folder / "img003.png").write_bytes(data[:len(data) // 2])  # Truncated: the header still reads.
-    with pytest.raises(tfrecord_export.DatasetError, match="img003.png"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="img003.png"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
     assert_no_leftovers(tmp_path, "ds")
     (folder / "img004.png").write_bytes(b"garbage")  # Not an image at all: found before anything is written.
-    with pytest.raises(tfrecord_export.DatasetError, match=r"cannot be read as images: img004.png"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError, match=r"cannot be read as images: img004.png"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
     assert_no_leftovers(tmp_path, "ds")
 
 
@@ -191,16 +192,16 @@ def test_mixed_sizes_and_channels_name_the_files(tmp_path):
     folder = write_images(tmp_path / "images", random_images(3, (16, 16, 3)))
     write_images(folder, random_images(1, (32, 32, 3)), names=["big.png"])
     write_images(folder, random_images(1, (16, 16)), names=["gray.png"], mode="L")
-    with pytest.raises(tfrecord_export.DatasetError) as error:
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError) as error:
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
     message = str(error.value)
     assert "different sizes" in message and "big.png" in message
     assert "mixed channels" in message and "gray.png" in message
     assert_no_leftovers(tmp_path, "ds")
     # Converting and resizing makes them usable.
-    tfrecord_export.create_from_images(
+    image_folder.create_from_images(
         str(tmp_path / "ds"), str(folder), shuffle=False, options=QUIET,
-        image_options=tfrecord_export.ImageOptions(convert="rgb", resolution=16))
+        image_options=image_folder.ImageOptions(convert="rgb", resolution=16))
     arrays = read_dataset_arrays(tmp_path / "ds")
     assert arrays[16].shape == (5, 3, 16, 16)
     gray = np.asarray(PIL.Image.open(folder / "gray.png"))
@@ -217,17 +218,17 @@ def test_rgba_and_palette_are_refused_by_default_and_converted_on_request(tmp_pa
     palette = PIL.Image.fromarray(np.tile(np.arange(8, dtype=np.uint8), (8, 1)), "L").convert("P")
     palette.save(folder / "palette.png")
     write_images(folder, random_images(1, (8, 8, 3)), names=["rgb.png"])
-    with pytest.raises(tfrecord_export.DatasetError) as error:
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError) as error:
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
     assert "mode P: palette.png" in str(error.value) and "mode RGBA: alpha.png" in str(error.value)
     assert_no_leftovers(tmp_path, "ds")
 
-    tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), shuffle=False, options=QUIET,
-                                       image_options=tfrecord_export.ImageOptions(convert="rgb"))
+    image_folder.create_from_images(str(tmp_path / "ds"), str(folder), shuffle=False, options=QUIET,
+                                       image_options=image_folder.ImageOptions(convert="rgb"))
     alpha = read_dataset_arrays(tmp_path / "ds")[8][0]  # Sorted: alpha.png first.
     assert np.all(alpha[:, :4] == 0) and np.all(alpha[0, 4:] == 200) and np.all(alpha[1:, 4:] == 0)
-    tfrecord_export.create_from_images(str(tmp_path / "gray"), str(folder), shuffle=False, options=QUIET,
-                                       image_options=tfrecord_export.ImageOptions(convert="grayscale"))
+    image_folder.create_from_images(str(tmp_path / "gray"), str(folder), shuffle=False, options=QUIET,
+                                       image_options=image_folder.ImageOptions(convert="grayscale"))
     arrays = read_dataset_arrays(tmp_path / "gray")
     assert arrays[8].shape == (3, 1, 8, 8)
     assert np.array_equal(arrays[8][1, 0], np.tile(np.arange(8), (8, 1)))  # The palette's gray ramp.
@@ -238,10 +239,10 @@ def test_sixteen_bit_grayscale_is_scaled_when_converting(tmp_path):
     folder.mkdir()
     values = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
     PIL.Image.fromarray(values).save(folder / "deep.png")  # A 16-bit grayscale PNG.
-    with pytest.raises(tfrecord_export.DatasetError, match="deep.png"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
-    tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET,
-                                       image_options=tfrecord_export.ImageOptions(convert="grayscale"))
+    with pytest.raises(writer.DatasetError, match="deep.png"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET,
+                                       image_options=image_folder.ImageOptions(convert="grayscale"))
     stored = read_dataset_arrays(tmp_path / "ds")[8][0, 0]
     assert np.array_equal(stored, np.rint(values / 257.0).astype(np.uint8))
 
@@ -250,12 +251,12 @@ def test_non_square_and_non_power_of_two_need_an_option(tmp_path):
     folder = tmp_path / "images"
     wide = np.random.RandomState(1).randint(0, 256, (12, 20, 3)).astype(np.uint8)  # 20 wide, 12 high.
     write_images(folder, [wide])
-    with pytest.raises(tfrecord_export.DatasetError, match="same width and height.*img000.png"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="same width and height.*img000.png"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
 
     def create(name, **image_options):
-        tfrecord_export.create_from_images(str(tmp_path / name), str(folder), options=QUIET,
-                                           image_options=tfrecord_export.ImageOptions(**image_options))
+        image_folder.create_from_images(str(tmp_path / name), str(folder), options=QUIET,
+                                           image_options=image_folder.ImageOptions(**image_options))
         return read_dataset_arrays(tmp_path / name)
 
     # Crop without --resolution: the largest centred power-of-two square, no resampling.
@@ -270,8 +271,8 @@ def test_non_square_and_non_power_of_two_need_an_option(tmp_path):
     assert np.array_equal(resized, chw(np.asarray(expected)))
     # Square but not a power of two.
     write_images(tmp_path / "odd", [wide[:12, :12]])
-    with pytest.raises(tfrecord_export.DatasetError, match="power-of-two"):
-        tfrecord_export.create_from_images(str(tmp_path / "x"), str(tmp_path / "odd"), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="power-of-two"):
+        image_folder.create_from_images(str(tmp_path / "x"), str(tmp_path / "odd"), options=QUIET)
 
 
 def test_existing_target_is_refused_unless_overwrite(tmp_path):
@@ -279,16 +280,16 @@ def test_existing_target_is_refused_unless_overwrite(tmp_path):
     target = tmp_path / "ds"
     target.mkdir()
     (target / "keep.txt").write_text("precious")
-    with pytest.raises(tfrecord_export.DatasetError, match="already exists"):
-        tfrecord_export.create_from_images(str(target), str(folder), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="already exists"):
+        image_folder.create_from_images(str(target), str(folder), options=QUIET)
     assert (target / "keep.txt").read_text() == "precious"
-    tfrecord_export.create_from_images(str(target), str(folder), options=tfrecord_export.ExportOptions(
+    image_folder.create_from_images(str(target), str(folder), options=writer.ExportOptions(
         overwrite=True, progress=False))
     assert sorted(os.listdir(target)) == ["ds-r02.tfrecords", "ds-r03.tfrecords"]
     assert [entry for entry in os.listdir(tmp_path) if entry.startswith(".ds")] == []
     # An existing empty directory is simply used.
     (tmp_path / "empty").mkdir()
-    tfrecord_export.create_from_images(str(tmp_path / "empty"), str(folder), options=QUIET)
+    image_folder.create_from_images(str(tmp_path / "empty"), str(folder), options=QUIET)
     assert len(os.listdir(tmp_path / "empty")) == 2
 
 
@@ -312,10 +313,10 @@ class _FailingWriter:
 
 def test_disk_error_midway_leaves_the_target_untouched(tmp_path, monkeypatch):
     folder = write_images(tmp_path / "images", random_images(8, (8, 8, 3)))
-    monkeypatch.setattr(tfrecord_export, "_open_record_writer", _FailingWriter)
+    monkeypatch.setattr(writer, "_open_record_writer", _FailingWriter)
     _FailingWriter.writes = 0
     with pytest.raises(OSError, match="No space left"):
-        tfrecord_export.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET)
     assert_no_leftovers(tmp_path, "ds")
     # Replacing an existing dataset: the old one survives the failure.
     old = tmp_path / "old"
@@ -323,7 +324,7 @@ def test_disk_error_midway_leaves_the_target_untouched(tmp_path, monkeypatch):
     (old / "old-r03.tfrecords").write_bytes(b"old data")
     _FailingWriter.writes = 0
     with pytest.raises(OSError):
-        tfrecord_export.create_from_images(str(old), str(folder), options=tfrecord_export.ExportOptions(
+        image_folder.create_from_images(str(old), str(folder), options=writer.ExportOptions(
             overwrite=True, progress=False))
     assert os.listdir(old) == ["old-r03.tfrecords"] and (old / "old-r03.tfrecords").read_bytes() == b"old data"
     assert [entry for entry in os.listdir(tmp_path) if entry.startswith(".old")] == []
@@ -362,7 +363,7 @@ def test_help_lists_every_subcommand():
 def small_counts(monkeypatch):
     """Shrinks the record counts the classic datasets must have."""
     counts = {"mnist": 12, "cifar10": 10, "cifar100": 6, "svhn": 9, "celeba": 3}
-    monkeypatch.setattr(tfrecord_export, "EXPECTED_COUNTS", counts)
+    monkeypatch.setattr(sources, "EXPECTED_COUNTS", counts)
     return counts
 
 
@@ -385,15 +386,15 @@ def _labels(tfrecord_dir):
 
 def test_create_mnist_and_mnistrgb(tmp_path, small_counts):
     images, labels = _write_mnist(tmp_path / "mnist", small_counts["mnist"])
-    tfrecord_export.create_mnist(str(tmp_path / "mnist_ds"), str(tmp_path / "mnist"), options=QUIET)
-    order = tfrecord_export.shuffled_order(len(images))
+    sources.create_mnist(str(tmp_path / "mnist_ds"), str(tmp_path / "mnist"), options=QUIET)
+    order = tfrecord_format.shuffled_order(len(images))
     padded = np.pad(images, [(0, 0), (2, 2), (2, 2)])
     assert np.array_equal(read_dataset_arrays(tmp_path / "mnist_ds")[32][:, 0], padded[order])
     stored = _labels(str(tmp_path / "mnist_ds"))
     assert stored.dtype == np.float32 and stored.shape == (len(images), 10)
     assert np.array_equal(stored.argmax(axis=1), labels[order]) and np.all(stored.sum(axis=1) == 1)
 
-    tfrecord_export.create_mnistrgb(str(tmp_path / "rgb"), str(tmp_path / "mnist"), num_images=5, random_seed=7,
+    sources.create_mnistrgb(str(tmp_path / "rgb"), str(tmp_path / "mnist"), num_images=5, random_seed=7,
                                     options=QUIET)
     rnd = np.random.RandomState(7)
     expected = np.stack([padded[rnd.randint(len(images), size=3)] for _ in range(5)])
@@ -403,13 +404,13 @@ def test_create_mnist_and_mnistrgb(tmp_path, small_counts):
 
 def test_mnist_count_check_keeps_the_original_behaviour(tmp_path):
     _write_mnist(tmp_path / "mnist", 12)
-    with pytest.raises(tfrecord_export.DatasetError, match="expected 60000 MNIST training images"):
-        tfrecord_export.create_mnist(str(tmp_path / "ds"), str(tmp_path / "mnist"), options=QUIET)
+    with pytest.raises(writer.DatasetError, match="expected 60000 MNIST training images"):
+        sources.create_mnist(str(tmp_path / "ds"), str(tmp_path / "mnist"), options=QUIET)
     assert_no_leftovers(tmp_path, "ds")
 
 
 def _check_classified(tfrecord_dir, images, labels, num_classes):
-    order = tfrecord_export.shuffled_order(len(images))
+    order = tfrecord_format.shuffled_order(len(images))
     assert np.array_equal(read_dataset_arrays(tfrecord_dir)[32], images[order])
     stored = _labels(str(tfrecord_dir))
     assert stored.shape == (len(images), num_classes)
@@ -425,7 +426,7 @@ def test_create_cifar10_cifar100_svhn(tmp_path, small_counts):
         rows = slice(2 * batch, 2 * batch + 2)
         with open(tmp_path / "c10" / f"data_batch_{batch + 1}", "wb") as file:
             pickle.dump({"data": cifar10[rows].reshape(2, -1), "labels": cifar10_labels[rows].tolist()}, file)
-    tfrecord_export.create_cifar10(str(tmp_path / "cifar10"), str(tmp_path / "c10"), options=QUIET)
+    sources.create_cifar10(str(tmp_path / "cifar10"), str(tmp_path / "c10"), options=QUIET)
     _check_classified(tmp_path / "cifar10", cifar10, cifar10_labels, 10)
 
     cifar100 = rnd.randint(0, 256, (6, 3, 32, 32)).astype(np.uint8)
@@ -434,7 +435,7 @@ def test_create_cifar10_cifar100_svhn(tmp_path, small_counts):
     with open(tmp_path / "c100" / "train", "wb") as file:
         pickle.dump({"data": cifar100.reshape(6, -1), "fine_labels": cifar100_labels.tolist(),
                      "coarse_labels": [0] * 6}, file)
-    tfrecord_export.create_cifar100(str(tmp_path / "cifar100"), str(tmp_path / "c100"), options=QUIET)
+    sources.create_cifar100(str(tmp_path / "cifar100"), str(tmp_path / "c100"), options=QUIET)
     _check_classified(tmp_path / "cifar100", cifar100, cifar100_labels, 100)
 
     svhn = rnd.randint(0, 256, (9, 3, 32, 32)).astype(np.uint8)
@@ -444,7 +445,7 @@ def test_create_cifar10_cifar100_svhn(tmp_path, small_counts):
         rows = slice(3 * batch, 3 * batch + 3)
         with open(tmp_path / "s" / f"train_{batch + 1}.pkl", "wb") as file:
             pickle.dump((svhn[rows], svhn_labels[rows]), file)
-    tfrecord_export.create_svhn(str(tmp_path / "svhn"), str(tmp_path / "s"), options=QUIET)
+    sources.create_svhn(str(tmp_path / "svhn"), str(tmp_path / "s"), options=QUIET)
     _check_classified(tmp_path / "svhn", svhn, svhn_labels, 10)
 
 
@@ -457,8 +458,8 @@ def test_create_from_hdf5_with_labels(tmp_path):
         file["data16x16"] = images
     labels = rnd.rand(5, 3).astype(np.float32)
     np.save(tmp_path / "archive-labels.npy", labels)
-    tfrecord_export.create_from_hdf5(str(tmp_path / "ds"), str(tmp_path / "archive.h5"), options=QUIET)
-    order = tfrecord_export.shuffled_order(5)
+    sources.create_from_hdf5(str(tmp_path / "ds"), str(tmp_path / "archive.h5"), options=QUIET)
+    order = tfrecord_format.shuffled_order(5)
     assert np.array_equal(read_dataset_arrays(tmp_path / "ds")[16], images[order])
     assert np.array_equal(_labels(str(tmp_path / "ds")), labels[order])
 
@@ -487,8 +488,8 @@ def lmdb_dir(tmp_path):
 
 def test_create_lsun_crops_resizes_and_skips_bad_images(tmp_path, lmdb_dir, capsys):
     path, images = lmdb_dir
-    tfrecord_export.create_lsun(str(tmp_path / "ds"), path, resolution=8,
-                                options=tfrecord_export.ExportOptions(num_workers=2))
+    sources.create_lsun(str(tmp_path / "ds"), path, resolution=8,
+                                options=writer.ExportOptions(num_workers=2))
     captured = capsys.readouterr()
     assert "Skipping b'0002'" in captured.out + captured.err
     stored = read_dataset_arrays(tmp_path / "ds")[8]
@@ -502,13 +503,13 @@ def test_create_lsun_crops_resizes_and_skips_bad_images(tmp_path, lmdb_dir, caps
     assert np.array_equal(stored[0], expected(images[0]))
     assert np.array_equal(stored[2], expected(images[2]))
     assert np.array_equal(stored[3], expected(np.stack([images[3][:, :, 0]] * 3, axis=2)))
-    tfrecord_export.create_lsun(str(tmp_path / "two"), path, resolution=8, max_images=2, options=QUIET)
+    sources.create_lsun(str(tmp_path / "two"), path, resolution=8, max_images=2, options=QUIET)
     assert np.array_equal(read_dataset_arrays(tmp_path / "two")[8], stored[:2])
 
 
 def test_create_lsun_wide_letterboxes(tmp_path, lmdb_dir):
     path, images = lmdb_dir
-    tfrecord_export.create_lsun_wide(str(tmp_path / "ds"), path, width=16, height=8, options=QUIET)
+    sources.create_lsun_wide(str(tmp_path / "ds"), path, width=16, height=8, options=QUIET)
     stored = read_dataset_arrays(tmp_path / "ds")[16]
     # (12, 16): height at width 16 is 12 >= 8, kept; (16, 12) is narrower than 16, skipped; (8, 24): 5 < 8,
     # skipped; (20, 20): kept.
@@ -528,11 +529,11 @@ def test_create_celeba_checks_the_count_and_crops(tmp_path, monkeypatch):
     folder = tmp_path / "celeba" / "img_align_celeba_png"
     images = random_images(3, (218, 178, 3), seed=20)
     write_images(folder, images, names=[f"{index:06d}.png" for index in range(1, 4)])
-    with pytest.raises(tfrecord_export.DatasetError, match="Expected to find 202599 images"):
-        tfrecord_export.create_celeba(str(tmp_path / "ds"), str(tmp_path / "celeba"), options=QUIET)
-    monkeypatch.setitem(tfrecord_export.EXPECTED_COUNTS, "celeba", 3)
-    tfrecord_export.create_celeba(str(tmp_path / "ds"), str(tmp_path / "celeba"), cx=90, cy=100, options=QUIET)
-    order = tfrecord_export.shuffled_order(3)
+    with pytest.raises(writer.DatasetError, match="Expected to find 202599 images"):
+        sources.create_celeba(str(tmp_path / "ds"), str(tmp_path / "celeba"), options=QUIET)
+    monkeypatch.setitem(sources.EXPECTED_COUNTS, "celeba", 3)
+    sources.create_celeba(str(tmp_path / "ds"), str(tmp_path / "celeba"), cx=90, cy=100, options=QUIET)
+    order = tfrecord_format.shuffled_order(3)
     expected = np.stack([chw(images[index][100 - 64:100 + 64, 90 - 64:90 + 64]) for index in order])
     assert np.array_equal(read_dataset_arrays(tmp_path / "ds")[128], expected)
 
@@ -564,7 +565,7 @@ def test_info_extract_compare_display(tmp_path, capsys):
     assert "Identical images: 5 / 5" in out and "Identical labels: 5 / 5" in out
     assert run_tool("compare", tmp_path / "a", tmp_path / "b", "--ignore_labels", "1") == 0
     out = capsys.readouterr().out
-    order = tfrecord_export.shuffled_order(5)
+    order = tfrecord_format.shuffled_order(5)
     same = int(np.sum(order == np.arange(5)))
     assert f"Identical images: {same} / 5" in out and "Identical labels" not in out
 

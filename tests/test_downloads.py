@@ -8,8 +8,9 @@ import zipfile
 
 import pytest
 
-from conftest import FIXTURES_DIR
 from stylegan_tf import downloads
+
+from conftest import FIXTURES_DIR
 
 PAYLOAD = b"weights \x00\x01\x02" * 1000
 

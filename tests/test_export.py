@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES_DIR, REPO_ROOT
 from stylegan_tf import export, images, legacy, networks
+
+from conftest import FIXTURES_DIR, REPO_ROOT
 
 NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
 pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES_DIR
 from stylegan_tf.metrics import feature_networks, frechet_inception_distance, torch_files
+
+from conftest import FIXTURES_DIR
 
 FEATURE_TOLERANCE = 1e-3   # max |ours - reference| / max |reference|
 FID_TOLERANCE = 1e-3       # relative

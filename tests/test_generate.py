@@ -10,8 +10,9 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
+from stylegan_tf import cli, figures, generation, images, legacy
+
 from conftest import FIXTURES_DIR, REPO_ROOT
-from stylegan_tf import generation, images, legacy
 
 NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
 pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
@@ -77,30 +78,30 @@ def test_image_grid_layout_and_atomic_png(tmp_path):
 # Parsing.
 
 def test_parse_seeds_and_style_ranges():
-    assert generation.parse_seeds("3,0-2, 7") == [3, 0, 1, 2, 7]
+    assert cli.parse_seeds("3,0-2, 7") == [3, 0, 1, 2, 7]
     for bad in ("", "a", "5-1", "-3", "1-", str(2**32)):
         with pytest.raises(ValueError):
-            generation.parse_seeds(bad)
-    assert generation.parse_layer_range("coarse", 18) == range(0, 4)
-    assert generation.parse_layer_range("middle", 18) == range(4, 8)
-    assert generation.parse_layer_range("fine", 18) == range(8, 18)
-    assert generation.parse_layer_range("fine", 8) == range(8, 8)   # a 32x32 net has no fine
-    assert generation.parse_layer_range("2-5", 8) == range(2, 6)
-    assert generation.parse_layer_range("7", 8) == range(7, 8)
+            cli.parse_seeds(bad)
+    assert cli.parse_layer_range("coarse", 18) == range(0, 4)
+    assert cli.parse_layer_range("middle", 18) == range(4, 8)
+    assert cli.parse_layer_range("fine", 18) == range(8, 18)
+    assert cli.parse_layer_range("fine", 8) == range(8, 8)   # a 32x32 net has no fine
+    assert cli.parse_layer_range("2-5", 8) == range(2, 6)
+    assert cli.parse_layer_range("7", 8) == range(7, 8)
     for bad in ("8", "3-1", "huge"):
         with pytest.raises(ValueError):
-            generation.parse_layer_range(bad, 8)
+            cli.parse_layer_range(bad, 8)
 
 
 def test_make_labels():
-    assert generation.make_labels(0, None, 3) is None
-    np.testing.assert_array_equal(generation.make_labels(4, "2", 2), [[0, 0, 1, 0]] * 2)
-    np.testing.assert_array_equal(generation.make_labels(2, "0.5,1", 1), [[0.5, 1]])
+    assert cli.make_labels(0, None, 3) is None
+    np.testing.assert_array_equal(cli.make_labels(4, "2", 2), [[0, 0, 1, 0]] * 2)
+    np.testing.assert_array_equal(cli.make_labels(2, "0.5,1", 1), [[0.5, 1]])
     for size, text, message in [(0, "1", "unconditional"), (3, None, "conditional"),
                                 (3, "3", "class index"), (3, "1,2", "3 values"),
                                 (3, "x", "numbers")]:
         with pytest.raises(ValueError, match=message):
-            generation.make_labels(size, text, 1)
+            cli.make_labels(size, text, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def test_random_noise_is_drawn_from_the_seed(Gs, gen):
 def test_style_mixing_cells_are_synthesis_of_mixed_dlatents(Gs, gen):
     rows, cols = [10, 20], [30, 40, 50]
     styles = [range(0, 4), range(4, 8)]
-    canvas, cells, mixed = generation.style_mixing_grid(gen, rows, cols, styles)
+    canvas, cells, mixed = figures.style_mixing_grid(gen, rows, cols, styles)
     src = Gs.mapping(generation.latents_from_seeds(cols, 64)).numpy()
     dst = Gs.mapping(generation.latents_from_seeds(rows, 64)).numpy()
     for row, layers in enumerate(styles):
@@ -168,9 +169,9 @@ def test_style_mixing_cells_are_synthesis_of_mixed_dlatents(Gs, gen):
     np.testing.assert_array_equal(grid[32:64, :32], gen.synthesize(dst[:1])[0])
     np.testing.assert_array_equal(grid[64:96, 96:128], cells[1, 2])
     # Mixing every layer reproduces the source; mixing none the destination.
-    _, all_layers, _ = generation.style_mixing_grid(gen, rows[:1], cols[:1], range(0, 8))
+    _, all_layers, _ = figures.style_mixing_grid(gen, rows[:1], cols[:1], range(0, 8))
     np.testing.assert_array_equal(all_layers[0, 0], gen.synthesize(src[:1])[0])
-    _, no_layers, _ = generation.style_mixing_grid(gen, rows[:1], cols[:1], range(0))
+    _, no_layers, _ = figures.style_mixing_grid(gen, rows[:1], cols[:1], range(0))
     np.testing.assert_array_equal(no_layers[0, 0], gen.synthesize(dst[:1])[0])
 
 
@@ -178,37 +179,37 @@ def test_style_mixing_cells_are_synthesis_of_mixed_dlatents(Gs, gen):
 # Figures.
 
 def test_figures_follow_the_original_layouts(Gs, gen):
-    uncurated = generation.uncurated_figure(gen, generation.UncuratedLayout())
+    uncurated = figures.uncurated_figure(gen, figures.UncuratedLayout())
     assert uncurated.size == (32 + 16 + 8 + 8 + 4 + 4, 32 * 3)
     np.testing.assert_array_equal(np.asarray(uncurated),
-                                  np.asarray(generation.uncurated_figure(gen)))  # reproducible
-    cars = generation.UNCURATED_LAYOUTS["cars-512x384"]
-    assert generation.uncurated_figure(gen, cars).size == (72, 24 * 4)  # rows 4-27 of 32
+                                  np.asarray(figures.uncurated_figure(gen)))  # reproducible
+    cars = figures.UNCURATED_LAYOUTS["cars-512x384"]
+    assert figures.uncurated_figure(gen, cars).size == (72, 24 * 4)  # rows 4-27 of 32
 
-    mixing = generation.style_mixing_figure(gen, cell_width=16)
+    mixing = figures.style_mixing_figure(gen, cell_width=16)
     assert mixing.size == (16 * 6, 16 * 7)
 
-    detail = generation.noise_detail_figure(gen, seeds=(1157,), num_samples=6)
+    detail = figures.noise_detail_figure(gen, seeds=(1157,), num_samples=6)
     assert detail.size == (96, 32)
     spread = np.asarray(detail)[:, 64:96]
     assert np.all(spread[..., 0] == spread[..., 1]) and spread.std() > 0  # grayscale std map
 
-    components = np.asarray(generation.noise_components_figure(gen))
+    components = np.asarray(figures.noise_components_figure(gen))
     assert components.shape == (64, 64, 3)
     latents = generation.latents_from_seeds([1967, 1555], 64)
     with_noise = gen.synthesize(gen.dlatents(latents, truncation_psi=1))
     np.testing.assert_array_equal(components[:32, :16], with_noise[0][:, :16])  # all noise
     np.testing.assert_array_equal(components[:32, 32:48], with_noise[1][:, ::-1][:, :16])  # flip
 
-    truncation = np.asarray(generation.truncation_trick_figure(gen))
+    truncation = np.asarray(figures.truncation_trick_figure(gen))
     assert truncation.shape == (64, 6 * 32, 3)
     np.testing.assert_array_equal(truncation[:32, 96:128], truncation[32:, 96:128])  # psi 0: avg
     assert not np.array_equal(truncation[:32, :32], truncation[32:, :32])
 
-    for kind in generation.FIGURE_FILES:
-        assert generation.draw_figure(kind, gen, cell_width=8, noise_samples=5).width > 0
+    for kind in figures.FIGURE_FILES:
+        assert figures.draw_figure(kind, gen, cell_width=8, noise_samples=5).width > 0
     with pytest.raises(ValueError, match="unknown figure"):
-        generation.draw_figure("figure99", gen)
+        figures.draw_figure("figure99", gen)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_style_mixing_and_figure_clis(tmp_path, gen):
                      "--styles=0-3", "--cells", "--size=16", f"--outdir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert PIL.Image.open(tmp_path / "style-mixing.png").size == (32, 48)
-    _, cells, _ = generation.style_mixing_grid(gen, [1, 2], [3], range(0, 4))
+    _, cells, _ = figures.style_mixing_grid(gen, [1, 2], [3], range(0, 4))
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(tmp_path / "row2-col3.png")),
                                   cells[1, 0])
 
@@ -262,7 +263,7 @@ def test_style_mixing_and_figure_clis(tmp_path, gen):
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(
         np.asarray(PIL.Image.open(tmp_path / "figure08-truncation-trick.png")),
-        np.asarray(generation.truncation_trick_figure(gen)))
+        np.asarray(figures.truncation_trick_figure(gen)))
     assert PIL.Image.open(tmp_path / "figure04-noise-detail.png").size == (96, 64)
 
 

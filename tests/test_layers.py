@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from stylegan_tf import layers, networks, ops
+from stylegan_tf.networks import stylegan
 
 RNG = np.random.RandomState(1234)
 
@@ -135,7 +136,7 @@ def test_truncation_flags_resolve_as_the_original(flags, expected):
     args = dict(is_training=False, is_validation=False, psi=0.7, cutoff=8, psi_val=None,
                 cutoff_val=None, avg_beta=0.995, mixing_prob=0.9)
     args.update(flags)
-    assert networks._truncation_settings(**args) == expected
+    assert stylegan._truncation_settings(**args) == expected
 
 
 def test_mixing_crossover_rule():

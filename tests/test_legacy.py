@@ -8,8 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import fixture_dirs
 from stylegan_tf import legacy, networks
+
+from conftest import fixture_dirs
 
 FIXTURE_DIRS = fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
 FIXTURE_PKL = FIXTURE_DIRS[0] / "network.pkl" if FIXTURE_DIRS else None

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import config as config_lib
-from stylegan_tf import losses, networks
+from stylegan_tf import networks
+from stylegan_tf.training import config as config_lib
+from stylegan_tf.training import losses
 
 
 def softplus(x):

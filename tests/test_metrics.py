@@ -11,10 +11,18 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from stylegan_tf import cli, legacy, networks, ops
+from stylegan_tf import images as image_utils
+from stylegan_tf.metrics import (
+    evaluation,
+    frechet_inception_distance,
+    linear_separability,
+    perceptual_path_length,
+    registry,
+    reporting,
+)
+
 from conftest import FACES_DIR, REPO_ROOT
-from stylegan_tf import legacy, networks
-from stylegan_tf.metrics import (frechet_inception_distance, linear_separability, metric_base,
-                                 perceptual_path_length, registry)
 
 RESOLUTION = 32
 NUM_FACES = 16
@@ -77,7 +85,7 @@ def test_slerp_lerp_and_interleave():
     middle = perceptual_path_length.slerp(a, b, np.full([5, 1], 0.5, np.float32)).numpy()
     np.testing.assert_allclose(np.linalg.norm(middle, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(middle, unit(unit(a) + unit(b)), atol=1e-5)  # the bisector
-    np.testing.assert_allclose(perceptual_path_length.lerp(a, b, 0.25), a + (b - a) * 0.25, atol=1e-6)
+    np.testing.assert_allclose(ops.lerp(a, b, 0.25), a + (b - a) * 0.25, atol=1e-6)
     interleaved = perceptual_path_length.interleave(tf.constant(a), tf.constant(b)).numpy()
     np.testing.assert_array_equal(interleaved[0::2], a)
     np.testing.assert_array_equal(interleaved[1::2], b)
@@ -88,22 +96,22 @@ def test_face_crop_box_downsample_and_uint8():
     crop = perceptual_path_length.face_crop(images)
     assert crop.shape == (2, 512, 512, 3)
     np.testing.assert_array_equal(crop[0, 0, 0], images[0, 384, 256])  # rows 3c:7c, cols 2c:6c, c = 128
-    small = metric_base.box_downsample(crop, 256).numpy()
+    small = evaluation.box_downsample(crop, 256).numpy()
     np.testing.assert_allclose(small[1, 3, 5], crop.numpy()[1, 6:8, 10:12].mean(axis=(0, 1)), rtol=1e-6)
-    assert metric_base.box_downsample(crop[:, :256, :256], 256).shape == (2, 256, 256, 3)
-    uint8 = metric_base.convert_images_to_uint8([-2.0, -1.0, -0.0039, 0.0, 0.99, 1.0]).numpy()
+    assert evaluation.box_downsample(crop[:, :256, :256], 256).shape == (2, 256, 256, 3)
+    uint8 = image_utils.to_uint8_tensor([-2.0, -1.0, -0.0039, 0.0, 0.99, 1.0]).numpy()
     np.testing.assert_array_equal(uint8, [0, 0, 127, 128, 254, 255])
 
 
 def test_result_line_and_time_format():
-    results = [metric_base.MetricResult("ls", "_z", 165.0106), metric_base.MetricResult("ls", "_w", 3.7447)]
-    line = metric_base.result_line("/x/karras2019stylegan-ffhq-1024x1024.pkl", 36000 + 125, results)
+    results = [reporting.MetricResult("ls", "_z", 165.0106), reporting.MetricResult("ls", "_w", 3.7447)]
+    line = reporting.result_line("/x/karras2019stylegan-ffhq-1024x1024.pkl", 36000 + 125, results)
     # '%-30s' name ('...' + last 26 characters), ' time %-12s', then ' name %-10.4f' per result.
     assert line == ("...019stylegan-ffhq-1024x1024 " + " time 10h 02m 05s " +
                     " ls_z 165.0106  " + " ls_w 3.7447    ")
-    assert metric_base.format_time(59.4) == "59s"
-    assert metric_base.format_time(61) == "1m 01s"
-    assert metric_base.format_time(2 * 86400 + 3 * 3600 + 60 * 4 + 5) == "2d 03h 04m"
+    assert cli.format_time(59.4) == "59s"
+    assert cli.format_time(61) == "1m 01s"
+    assert cli.format_time(2 * 86400 + 3 * 3600 + 60 * 4 + 5) == "2d 03h 04m"
 
 
 def test_metric_names():
@@ -128,7 +136,7 @@ def test_metric_names():
 def workdir(tmp_path_factory):
     """A TFRecord set of a few real faces at 32x32, a tiny random network and two stand-in
     attribute classifiers saved as the original's single-network pickles."""
-    from stylegan_tf.tfrecord_export import TFRecordExporter
+    from stylegan_tf.dataset.writer import TFRecordExporter
 
     root = tmp_path_factory.mktemp("metrics")
     faces = sorted(FACES_DIR.glob("*.png"))[:NUM_FACES]
@@ -156,7 +164,7 @@ def workdir(tmp_path_factory):
 
 
 def options_for(workdir, **kwargs):
-    return metric_base.EvaluationOptions(tfrecord_dir=str(workdir / "faces"), cache_dir=str(workdir / "cache"),
+    return evaluation.EvaluationOptions(tfrecord_dir=str(workdir / "faces"), cache_dir=str(workdir / "cache"),
                                          classifier_dir=str(workdir / "classifiers"), progress=False, **kwargs)
 
 
@@ -251,9 +259,9 @@ def test_fid_of_the_reals_against_themselves_is_zero(workdir, command_run):
     # The command cached the real statistics under the original's key; this run reuses them.
     fid = registry.get_metric("fid50k", num_images=NUM_FACES)
     options = options_for(workdir)
-    cache_file = metric_base.real_statistics_cache_file(options, fid.name, num_images=NUM_FACES)
+    cache_file = evaluation.real_statistics_cache_file(options, fid.name, num_images=NUM_FACES)
     assert cache_file.is_file()
-    reals = next(metric_base.iterate_reals(options, NUM_FACES))
+    reals = next(evaluation.iterate_reals(options, NUM_FACES))
     distance = fid.evaluate(ReplayGenerator(reals), options)[0].value
     print(f"FID of {NUM_FACES} faces against themselves: {distance:.2e}")
     assert abs(distance) <= 1e-3

@@ -7,10 +7,18 @@ driven by its meta.json.
 import numpy as np
 import pytest
 
-from conftest import fixture_dirs
-from original_fixtures import (GRADIENT_TOLERANCE, OUTPUT_TOLERANCE, Fixture, compute_gradients,
-                               gradient_error, nchw_to_nhwc, output_error)
 from stylegan_tf import legacy
+
+from conftest import fixture_dirs
+from original_fixtures import (
+    GRADIENT_TOLERANCE,
+    OUTPUT_TOLERANCE,
+    Fixture,
+    compute_gradients,
+    gradient_error,
+    nchw_to_nhwc,
+    output_error,
+)
 
 FIXTURE_DIRS = fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
 _loaded = {}

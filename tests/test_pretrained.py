@@ -10,8 +10,9 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import FIXTURES_DIR
 from stylegan_tf import downloads, legacy, pretrained
+
+from conftest import FIXTURES_DIR
 
 NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
 pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")

@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
+from stylegan_tf.training import config as config_lib
+from stylegan_tf.training import schedule
+
 from conftest import REPO_ROOT
-from stylegan_tf import config as config_lib
-from stylegan_tf import schedule
 
 
 def original_schedule(nimg, log2_res, gpus, s):

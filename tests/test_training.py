@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from stylegan_tf.training import optimizer
+from stylegan_tf.training.reals import process_reals
+from stylegan_tf.training.trainer import lod_range_of
+
 import training_fixtures as fixtures
-from stylegan_tf import training_loop
 
 
 def original_process_reals(x_nchw, lod, drange_net=(-1, 1)):
@@ -31,7 +34,7 @@ def test_process_reals_matches_the_original(lod):
     resolution = 32
     size = resolution >> int(np.floor(lod))
     images = np.random.RandomState(0).randint(0, 256, [3, size, size, 3]).astype(np.uint8)
-    ours = training_loop.process_reals(tf.constant(images), tf.constant(lod), False, [0, 255],
+    ours = process_reals(tf.constant(images), tf.constant(lod), False, [0, 255],
                                        [-1, 1], resolution).numpy()
     reference = original_process_reals(images.transpose(0, 3, 1, 2), lod).transpose(0, 2, 3, 1)
     assert ours.shape == (3, resolution, resolution, 3)
@@ -40,7 +43,7 @@ def test_process_reals_matches_the_original(lod):
 
 def test_process_reals_mirror():
     images = np.random.RandomState(1).randint(0, 256, [2, 8, 8, 1]).astype(np.uint8)
-    out = training_loop.process_reals(tf.constant(images), tf.constant(0.0), True, [0, 255],
+    out = process_reals(tf.constant(images), tf.constant(0.0), True, [0, 255],
                                       [-1, 1], 8, mirror_random=tf.constant([0.2, 0.7])).numpy()
     plain = images.astype(np.float32) * np.float32(2 / 255) - 1
     np.testing.assert_allclose(out[0], plain[0], atol=1e-6)          # < 0.5 keeps the image
@@ -67,7 +70,7 @@ def test_adam_matches_tf1_and_skips_non_finite_updates():
     start = rng.randn(5).astype(np.float32)
     grads = [rng.randn(5).astype(np.float32) * 10 ** rng.uniform(-6, 1) for _ in range(4)]
     var = tf.Variable(start)
-    adam = training_loop.Adam([var], ["w"], 0.0, 0.99, 1e-8, "TrainD")
+    adam = optimizer.Adam([var], ["w"], 0.0, 0.99, 1e-8, "TrainD")
     for grad in grads[:2]:
         assert float(adam.apply([tf.constant(grad)], 0.01)) == 0.0
     # A non-finite gradient skips the whole update: weights, moments and step count stay.
@@ -88,15 +91,15 @@ def test_adam_matches_tf1_and_skips_non_finite_updates():
     adam.apply([tf.constant(grads[0])], 0.01)
     np.testing.assert_allclose(var.numpy(), tf1_adam(restart, grads[:1], 0.01), rtol=1e-6)
     # The state round-trips.
-    other = training_loop.Adam([tf.Variable(start)], ["w"], name="TrainD")
+    other = optimizer.Adam([tf.Variable(start)], ["w"], name="TrainD")
     other.load_state_arrays(adam.state_arrays())
     assert all(np.array_equal(value, other.state_arrays()[key])
                for key, value in adam.state_arrays().items())
 
 
 def test_lod_range_of():
-    assert training_loop.lod_range_of(3.0) == (3.0, 3.0)
-    low, high = training_loop.lod_range_of(2.4)
+    assert lod_range_of(3.0) == (3.0, 3.0)
+    low, high = lod_range_of(2.4)
     assert 2.0 < low < 2.0 + 1e-12 and 3.0 - 1e-12 < high < 3.0
 
 

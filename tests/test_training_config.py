@@ -8,8 +8,9 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from stylegan_tf import config as config_lib
-from stylegan_tf import image_grid, snapshots
+from stylegan_tf import images as image_utils
+from stylegan_tf.training import config as config_lib
+from stylegan_tf.training import snapshots
 
 
 def test_ffhq_8gpu_is_the_original_default():
@@ -137,13 +138,13 @@ def test_image_grid_layout_and_rounding(tmp_path):
     images = np.zeros([5, 2, 3, 1], np.float32)
     for index in range(5):
         images[index] = index
-    grid = image_grid.grid_uint8(images, (3, 2), [0, 255])
+    grid = image_utils.grid_uint8(images, (3, 2), [0, 255])
     assert grid.shape == (4, 9, 1)
     assert grid[0, 3, 0] == 1 and grid[2, 0, 0] == 3 and grid[2, 3, 0] == 4 and grid[3, 8, 0] == 0
     path = tmp_path / "grid.png"
     # rint (half to even) after mapping [-1, 1] -> [0, 255], then clip: as the original's grids.
     values = np.array([-1.0, -0.999, 0.0, 0.5, 1.0, 2.0], np.float32).reshape(1, 1, 6, 1)
-    image_grid.save_image_grid(values, str(path), [-1, 1], (1, 1))
+    image_utils.save_image_grid(values, str(path), [-1, 1], (1, 1))
     with PIL.Image.open(path) as image:
         assert image.mode == "L"
         np.testing.assert_array_equal(np.asarray(image)[0], [0, 0, 128, 191, 255, 255])

@@ -38,7 +38,8 @@ def faces_args(tmp_path, total_kimg):
 
 @pytest.mark.skipif(not FACES_DIR.is_dir(), reason="needs ../shared/data/frl_faces_256")
 def test_faces_two_replicas_sigkill_resume(tmp_path):
-    from stylegan_tf import legacy, snapshots
+    from stylegan_tf import legacy
+    from stylegan_tf.training import snapshots
     fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
 
     # Run 1: killed with SIGKILL right after its first network snapshot (1 kimg, 16x16 stable).
@@ -127,7 +128,7 @@ def test_two_worker_processes(tmp_path):
             *fixtures.tiny_overrides(**{"sched.lod_initial_resolution": 32,
                                         "sched.minibatch_base": 16, "sched.tick_kimg_base": 0.064})]
     # The dataset is written once, before the workers start.
-    from stylegan_tf import demo_data
+    from stylegan_tf.dataset import demo as demo_data
     demo_data.ensure_digits_dataset(str(tmp_path / "datasets" / "sklearn-digits-32"),
                                     log=lambda message: None)
     workers = [fixtures.run_train(args, cwd=tmp_path, background=True, env={
@@ -154,7 +155,8 @@ def test_two_worker_processes(tmp_path):
 
 
 def test_demo_dataset_and_cli_errors(tmp_path):
-    from stylegan_tf import dataset, demo_data
+    from stylegan_tf import dataset
+    from stylegan_tf.dataset import demo as demo_data
     path = demo_data.ensure_digits_dataset(str(tmp_path / "digits"), log=lambda message: None)
     data = dataset.TFRecordDataset(path, max_label_size="full")
     assert (data.resolution, data.num_channels, data.num_images, data.label_size) == (32, 1, 1797,

@@ -46,7 +46,7 @@ def tiny_overrides(**extra):
 def make_faces_dataset(target_dir, faces_dir, count=64, resolution=32):
     """The first `count` faces of `faces_dir`, Lanczos-resized to `resolution`, written as an
     original-format TFRecord dataset by the project's exporter."""
-    from stylegan_tf import tfrecord_export
+    from stylegan_tf.dataset import image_folder, writer
     source = pathlib.Path(target_dir).parent / "faces_source"
     source.mkdir(parents=True, exist_ok=True)
     images = sorted(p for p in pathlib.Path(faces_dir).iterdir() if p.suffix == ".png")[:count]
@@ -54,9 +54,9 @@ def make_faces_dataset(target_dir, faces_dir, count=64, resolution=32):
         raise RuntimeError(f"{faces_dir} holds only {len(images)} PNG faces.")
     for path in images:
         shutil.copy(path, source / path.name)
-    tfrecord_export.create_from_images(
-        str(target_dir), str(source), image_options=tfrecord_export.ImageOptions(
-            resolution=resolution), options=tfrecord_export.ExportOptions(progress=False))
+    image_folder.create_from_images(
+        str(target_dir), str(source), image_options=image_folder.ImageOptions(
+            resolution=resolution), options=writer.ExportOptions(progress=False))
     return target_dir
 
 
@@ -75,9 +75,10 @@ def build_trainer(strategy, compile_mode, resolution=8, mirror_augment=False,
                   G_args=None, D_args=None):
     """A Trainer with the tiny deterministic networks (R1 gamma 10, non-saturating G loss)."""
     import numpy as np
-    from stylegan_tf import config as config_lib
-    from stylegan_tf import training_loop
-    return training_loop.Trainer(
+
+    from stylegan_tf.training import config as config_lib
+    from stylegan_tf.training import trainer
+    return trainer.Trainer(
         strategy, G_args or DETERMINISTIC_G_ARGS, D_args or DETERMINISTIC_D_ARGS, resolution, 3,
         0, config_lib.LossConfig("G_logistic_nonsaturating"),
         config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
@@ -97,9 +98,9 @@ def network_arrays(trainer):
 
 
 def copy_weights(source, target):
-    from stylegan_tf import training_loop
+    from stylegan_tf.training import trainer
     for name in ("G", "D", "Gs"):
-        training_loop.copy_network_variables(getattr(source, name), getattr(target, name), name)
+        trainer.copy_network_variables(getattr(source, name), getattr(target, name), name)
 
 
 def run_steps(trainer, batches, lods, distribute):
@@ -149,8 +150,9 @@ def compare_replicas():
     losses, gradients (Adam's m), and the first update of every parameter element whose gradient
     is not numerically zero (Adam turns rounding noise of a zero gradient into a full +-lr step)."""
     import numpy as np
-    from stylegan_tf import training_loop
-    training_loop.split_cpu(2)
+
+    from stylegan_tf.training import distribute
+    distribute.split_cpu(2)
     import tensorflow as tf
     one = build_trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), "function",
                         mirror_augment=True)

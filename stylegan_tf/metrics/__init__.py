@@ -1,8 +1,9 @@
 """GAN metrics of the original StyleGAN: FID, perceptual path length, linear separability.
 
 Modules: `feature_networks` (Inception-v3 and LPIPS-VGG16 with their published weights),
-`metric_base` (options, result files, reals), one module per metric, and `registry`
-(`get_metric(name)`, `evaluate(metric, network_pkl, options)`).
+`evaluation` (options, real images, cached statistics), `reporting` (results and their files),
+`torch_files` (PyTorch weight files read safely), one module per metric, and `registry`
+(`get_metric(name)`, `evaluate(metric, network_pkl, options)`; metrics register by decorator).
 """
 
 _REGISTRY_NAMES = ("get_metric", "evaluate", "STANDARD_METRICS")

@@ -73,6 +73,78 @@ class ConvBatchNormRelu(keras.layers.Layer):
                 "strides": self.strides, "padding": self.padding}
 
 
+# Building blocks of the FID Inception-v3, named by their TorchScript module paths.
+
+def _conv(x, name, filters, kernel, strides=1, padding="valid"):
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    return ConvBatchNormRelu(filters, kernel, strides, padding, name=name)(x)
+
+
+def _max_pool(x, name, strides=2, padding="valid"):
+    return keras.layers.MaxPooling2D(3, strides, padding=padding, name=name)(x)
+
+
+def _avg_pool(x, name):
+    # 3x3 stride 1 with padding excluded from the count (count_include_pad=False) = TF 'same'.
+    return keras.layers.AveragePooling2D(3, 1, padding="same", name=name)(x)
+
+
+def _concat(name, *branches):
+    return keras.layers.Concatenate(name=name)(list(branches))
+
+
+def _block_a(x, name, pool_filters):
+    return _concat(name,
+                  _conv(x, f"{name}.conv", 64, 1),
+                  _conv(_conv(x, f"{name}.tower.conv", 48, 1), f"{name}.tower.conv_1", 64, 5, padding="same"),
+                  _conv(_conv(_conv(x, f"{name}.tower_1.conv", 64, 1), f"{name}.tower_1.conv_1", 96, 3,
+                            padding="same"), f"{name}.tower_1.conv_2", 96, 3, padding="same"),
+                  _conv(_avg_pool(x, f"{name}.tower_2.pool"), f"{name}.tower_2.conv", pool_filters, 1))
+
+
+def _block_b(x, name):
+    tower = _conv(x, f"{name}.tower.conv", 64, 1)
+    tower = _conv(tower, f"{name}.tower.conv_1", 96, 3, padding="same")
+    tower = _conv(tower, f"{name}.tower.conv_2", 96, 3, strides=2)
+    return _concat(name, _conv(x, f"{name}.conv", 384, 3, strides=2), tower, _max_pool(x, f"{name}.pool"))
+
+
+def _block_c(x, name, width):
+    tower = _conv(x, f"{name}.tower.conv", width, 1)
+    tower = _conv(tower, f"{name}.tower.conv_1", width, (1, 7), padding="same")
+    tower = _conv(tower, f"{name}.tower.conv_2", 192, (7, 1), padding="same")
+    tower_1 = _conv(x, f"{name}.tower_1.conv", width, 1)
+    for index, (filters, kernel) in enumerate([(width, (7, 1)), (width, (1, 7)), (width, (7, 1)),
+                                               (192, (1, 7))], start=1):
+        tower_1 = _conv(tower_1, f"{name}.tower_1.conv_{index}", filters, kernel, padding="same")
+    return _concat(name, _conv(x, f"{name}.conv", 192, 1), tower, tower_1,
+                  _conv(_avg_pool(x, f"{name}.tower_2.pool"), f"{name}.tower_2.conv", 192, 1))
+
+
+def _block_d(x, name):
+    tower = _conv(_conv(x, f"{name}.tower.conv", 192, 1), f"{name}.tower.conv_1", 320, 3, strides=2)
+    tower_1 = _conv(x, f"{name}.tower_1.conv", 192, 1)
+    tower_1 = _conv(tower_1, f"{name}.tower_1.conv_1", 192, (1, 7), padding="same")
+    tower_1 = _conv(tower_1, f"{name}.tower_1.conv_2", 192, (7, 1), padding="same")
+    tower_1 = _conv(tower_1, f"{name}.tower_1.conv_3", 192, 3, strides=2)
+    return _concat(name, tower, tower_1, _max_pool(x, f"{name}.pool"))
+
+
+def _block_e(x, name, use_max_pool):
+    tower = _conv(x, f"{name}.tower_conv", 384, 1)
+    tower_1 = _conv(_conv(x, f"{name}.tower_1_conv", 448, 1), f"{name}.tower_1_conv_1", 384, 3, padding="same")
+    # The FID graph's last block pools with max instead of average (a quirk of the 2015 graph).
+    pool = (_max_pool(x, f"{name}.tower_2_pool", strides=1, padding="same") if use_max_pool
+            else _avg_pool(x, f"{name}.tower_2_pool"))
+    return _concat(name,
+                  _conv(x, f"{name}.conv", 320, 1),
+                  _conv(tower, f"{name}.tower_mixed_conv", 384, (1, 3), padding="same"),
+                  _conv(tower, f"{name}.tower_mixed_conv_1", 384, (3, 1), padding="same"),
+                  _conv(tower_1, f"{name}.tower_1_mixed_conv", 384, (1, 3), padding="same"),
+                  _conv(tower_1, f"{name}.tower_1_mixed_conv_1", 384, (3, 1), padding="same"),
+                  _conv(pool, f"{name}.tower_2_conv", 192, 1))
+
+
 def build_inception_v3():
     """Builds the FID Inception-v3 (uninitialised) as a functional Keras model.
 
@@ -81,85 +153,24 @@ def build_inception_v3():
     """
     inputs = keras.Input((INCEPTION_RESOLUTION, INCEPTION_RESOLUTION, 3), name="images")
 
-    def conv(x, name, filters, kernel, strides=1, padding="valid"):
-        kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
-        return ConvBatchNormRelu(filters, kernel, strides, padding, name=name)(x)
-
-    def max_pool(x, name, strides=2, padding="valid"):
-        return keras.layers.MaxPooling2D(3, strides, padding=padding, name=name)(x)
-
-    def avg_pool(x, name):
-        # 3x3 stride 1 with padding excluded from the count (count_include_pad=False) = TF 'same'.
-        return keras.layers.AveragePooling2D(3, 1, padding="same", name=name)(x)
-
-    def concat(name, *branches):
-        return keras.layers.Concatenate(name=name)(list(branches))
-
-    def block_a(x, name, pool_filters):
-        return concat(name,
-                      conv(x, f"{name}.conv", 64, 1),
-                      conv(conv(x, f"{name}.tower.conv", 48, 1), f"{name}.tower.conv_1", 64, 5, padding="same"),
-                      conv(conv(conv(x, f"{name}.tower_1.conv", 64, 1), f"{name}.tower_1.conv_1", 96, 3,
-                                padding="same"), f"{name}.tower_1.conv_2", 96, 3, padding="same"),
-                      conv(avg_pool(x, f"{name}.tower_2.pool"), f"{name}.tower_2.conv", pool_filters, 1))
-
-    def block_b(x, name):
-        tower = conv(x, f"{name}.tower.conv", 64, 1)
-        tower = conv(tower, f"{name}.tower.conv_1", 96, 3, padding="same")
-        tower = conv(tower, f"{name}.tower.conv_2", 96, 3, strides=2)
-        return concat(name, conv(x, f"{name}.conv", 384, 3, strides=2), tower, max_pool(x, f"{name}.pool"))
-
-    def block_c(x, name, width):
-        tower = conv(x, f"{name}.tower.conv", width, 1)
-        tower = conv(tower, f"{name}.tower.conv_1", width, (1, 7), padding="same")
-        tower = conv(tower, f"{name}.tower.conv_2", 192, (7, 1), padding="same")
-        tower_1 = conv(x, f"{name}.tower_1.conv", width, 1)
-        for index, (filters, kernel) in enumerate([(width, (7, 1)), (width, (1, 7)), (width, (7, 1)),
-                                                   (192, (1, 7))], start=1):
-            tower_1 = conv(tower_1, f"{name}.tower_1.conv_{index}", filters, kernel, padding="same")
-        return concat(name, conv(x, f"{name}.conv", 192, 1), tower, tower_1,
-                      conv(avg_pool(x, f"{name}.tower_2.pool"), f"{name}.tower_2.conv", 192, 1))
-
-    def block_d(x, name):
-        tower = conv(conv(x, f"{name}.tower.conv", 192, 1), f"{name}.tower.conv_1", 320, 3, strides=2)
-        tower_1 = conv(x, f"{name}.tower_1.conv", 192, 1)
-        tower_1 = conv(tower_1, f"{name}.tower_1.conv_1", 192, (1, 7), padding="same")
-        tower_1 = conv(tower_1, f"{name}.tower_1.conv_2", 192, (7, 1), padding="same")
-        tower_1 = conv(tower_1, f"{name}.tower_1.conv_3", 192, 3, strides=2)
-        return concat(name, tower, tower_1, max_pool(x, f"{name}.pool"))
-
-    def block_e(x, name, use_max_pool):
-        tower = conv(x, f"{name}.tower_conv", 384, 1)
-        tower_1 = conv(conv(x, f"{name}.tower_1_conv", 448, 1), f"{name}.tower_1_conv_1", 384, 3, padding="same")
-        # The FID graph's last block pools with max instead of average (a quirk of the 2015 graph).
-        pool = (max_pool(x, f"{name}.tower_2_pool", strides=1, padding="same") if use_max_pool
-                else avg_pool(x, f"{name}.tower_2_pool"))
-        return concat(name,
-                      conv(x, f"{name}.conv", 320, 1),
-                      conv(tower, f"{name}.tower_mixed_conv", 384, (1, 3), padding="same"),
-                      conv(tower, f"{name}.tower_mixed_conv_1", 384, (3, 1), padding="same"),
-                      conv(tower_1, f"{name}.tower_1_mixed_conv", 384, (1, 3), padding="same"),
-                      conv(tower_1, f"{name}.tower_1_mixed_conv_1", 384, (3, 1), padding="same"),
-                      conv(pool, f"{name}.tower_2_conv", 192, 1))
-
-    x = conv(inputs, "conv", 32, 3, strides=2)                 # [N, 149, 149, 32]
-    x = conv(x, "conv_1", 32, 3)                                # [N, 147, 147, 32]
-    x = conv(x, "conv_2", 64, 3, padding="same")
-    x = max_pool(x, "pool0")                                    # [N, 73, 73, 64]
-    x = conv(x, "conv_3", 80, 1)
-    x = conv(x, "conv_4", 192, 3)                               # [N, 71, 71, 192]
-    x = max_pool(x, "pool1")                                    # [N, 35, 35, 192]
-    x = block_a(x, "mixed", 32)
-    x = block_a(x, "mixed_1", 64)
-    x = block_a(x, "mixed_2", 64)                               # [N, 35, 35, 288]
-    x = block_b(x, "mixed_3")                                   # [N, 17, 17, 768]
-    x = block_c(x, "mixed_4", 128)
-    x = block_c(x, "mixed_5", 160)
-    x = block_c(x, "mixed_6", 160)
-    x = block_c(x, "mixed_7", 192)
-    x = block_d(x, "mixed_8")                                   # [N, 8, 8, 1280]
-    x = block_e(x, "mixed_9", use_max_pool=False)
-    x = block_e(x, "mixed_10", use_max_pool=True)               # [N, 8, 8, 2048]
+    x = _conv(inputs, "conv", 32, 3, strides=2)                 # [N, 149, 149, 32]
+    x = _conv(x, "conv_1", 32, 3)                                # [N, 147, 147, 32]
+    x = _conv(x, "conv_2", 64, 3, padding="same")
+    x = _max_pool(x, "pool0")                                    # [N, 73, 73, 64]
+    x = _conv(x, "conv_3", 80, 1)
+    x = _conv(x, "conv_4", 192, 3)                               # [N, 71, 71, 192]
+    x = _max_pool(x, "pool1")                                    # [N, 35, 35, 192]
+    x = _block_a(x, "mixed", 32)
+    x = _block_a(x, "mixed_1", 64)
+    x = _block_a(x, "mixed_2", 64)                               # [N, 35, 35, 288]
+    x = _block_b(x, "mixed_3")                                   # [N, 17, 17, 768]
+    x = _block_c(x, "mixed_4", 128)
+    x = _block_c(x, "mixed_5", 160)
+    x = _block_c(x, "mixed_6", 160)
+    x = _block_c(x, "mixed_7", 192)
+    x = _block_d(x, "mixed_8")                                   # [N, 8, 8, 1280]
+    x = _block_e(x, "mixed_9", use_max_pool=False)
+    x = _block_e(x, "mixed_10", use_max_pool=True)               # [N, 8, 8, 2048]
     x = keras.layers.AveragePooling2D(8, 8, name="pool2")(x)
     outputs = keras.layers.Flatten(name="features")(x)
     return keras.Model(inputs, outputs, name="inception_v3_fid")

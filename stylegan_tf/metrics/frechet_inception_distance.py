@@ -11,7 +11,8 @@ import scipy.linalg
 import tensorflow as tf
 from tqdm import tqdm
 
-from stylegan_tf.metrics import feature_networks, metric_base
+from stylegan_tf import images as image_utils
+from stylegan_tf.metrics import evaluation, feature_networks, reporting
 
 
 def feature_statistics(features):
@@ -38,9 +39,9 @@ def frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real):
 
 def generated_images_uint8(Gs, latents):
     """Fakes as FID draws them: untruncated, random noise, uint8 NHWC."""
-    images = Gs(latents, metric_base.zero_labels(Gs, tf.shape(latents)[0]), is_validation=True,
+    images = Gs(latents, evaluation.zero_labels(Gs, tf.shape(latents)[0]), is_validation=True,
                 randomize_noise=True)
-    return metric_base.convert_images_to_uint8(images)
+    return image_utils.to_uint8_tensor(images)
 
 
 class FID:
@@ -63,7 +64,7 @@ class FID:
 
     def real_statistics(self, options, inception):
         """(mu, sigma) of the first `num_images` reals, from the cache when present."""
-        cache_file = metric_base.real_statistics_cache_file(options, self.name, num_images=self.num_images)
+        cache_file = evaluation.real_statistics_cache_file(options, self.name, num_images=self.num_images)
         if cache_file.is_file():
             with np.load(cache_file) as cached:
                 return cached["mu"], cached["sigma"]
@@ -72,7 +73,7 @@ class FID:
         done = 0
         with tqdm(total=self.num_images, desc=f"{self.name} reals", unit="img", disable=not options.progress,
                   leave=False) as bar:
-            for images in metric_base.iterate_reals(options, minibatch):
+            for images in evaluation.iterate_reals(options, minibatch):
                 count = min(len(images), self.num_images - done)
                 features[done:done + count] = inception(images[:count]).numpy()
                 done += count
@@ -80,7 +81,7 @@ class FID:
                 if done == self.num_images:
                     break
         mu, sigma = feature_statistics(features)
-        metric_base.save_npz_atomic(cache_file, mu=mu, sigma=sigma)
+        evaluation.save_npz_atomic(cache_file, mu=mu, sigma=sigma)
         return mu, sigma
 
     def fake_features(self, Gs, options, inception):
@@ -104,8 +105,9 @@ class FID:
 
     def evaluate(self, Gs, options):
         """Returns [MetricResult] with the FID of Gs against the dataset in `options`."""
+        evaluation.check_reals_match(Gs, options, self.num_images)
         inception = feature_networks.inception_v3(options.inception_path)
         mu_real, sigma_real = self.real_statistics(options, inception)
         tf.random.set_seed(options.seed)  # Gs's own noise draws
         mu_fake, sigma_fake = feature_statistics(self.fake_features(Gs, options, inception))
-        return [metric_base.MetricResult(self.name, "", frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real))]
+        return [reporting.MetricResult(self.name, "", frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real))]

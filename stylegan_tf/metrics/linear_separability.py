@@ -18,7 +18,7 @@ import sklearn.svm
 import tensorflow as tf
 from tqdm import tqdm
 
-from stylegan_tf.metrics import metric_base
+from stylegan_tf.metrics import evaluation, reporting
 
 ATTRIBUTES = (
     "male", "smiling", "attractive", "wavy-hair", "young", "5-o-clock-shadow", "arched-eyebrows",
@@ -158,10 +158,10 @@ class LS:
 
         @tf.function(reduce_retracing=True)
         def batch(latents):
-            labels = metric_base.zero_labels(Gs, tf.shape(latents)[0])
+            labels = evaluation.zero_labels(Gs, tf.shape(latents)[0])
             dlatents = Gs.mapping(latents, labels)
             images = Gs.synthesis(dlatents, randomize_noise=True)
-            images = metric_base.box_downsample(images, self.classifier_resolution)
+            images = evaluation.box_downsample(images, self.classifier_resolution)
             probabilities = []
             for classifier in classifiers:
                 logits = classifier(images, None)
@@ -196,5 +196,5 @@ class LS:
                           leave=False):
             entropies["z"].append(separability_entropy(latents, probabilities[index], self.num_keep))
             entropies["w"].append(separability_entropy(dlatents, probabilities[index], self.num_keep))
-        return [metric_base.MetricResult(self.name, "_" + space, 2.0 ** np.sum(values))
+        return [reporting.MetricResult(self.name, "_" + space, 2.0 ** np.sum(values))
                 for space, values in entropies.items()]

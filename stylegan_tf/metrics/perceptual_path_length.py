@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from stylegan_tf.metrics import feature_networks, metric_base
+from stylegan_tf import ops
+from stylegan_tf.metrics import evaluation, feature_networks, reporting
 
 
 def normalize(vectors):
@@ -30,11 +31,6 @@ def slerp(a, b, t):
     angle = t * tf.math.acos(cos_angle)
     orthogonal = normalize(b - cos_angle * a)
     return normalize(a * tf.math.cos(angle) + orthogonal * tf.math.sin(angle))
-
-
-def lerp(a, b, t):
-    """Linear interpolation a + (b - a) * t."""
-    return a + (b - a) * t
 
 
 def interleave(first, second):
@@ -88,18 +84,18 @@ class PPL:
 
         @tf.function(reduce_retracing=True)
         def distances(latents, t):  # latents [2B, latent_size], t [B]
-            labels = metric_base.zero_labels(Gs, tf.shape(latents)[0])
+            labels = evaluation.zero_labels(Gs, tf.shape(latents)[0])
             if self.space == "w":
                 dlatents = Gs.mapping(latents, labels)                       # [2B, layers, D]
                 start, end = dlatents[0::2], dlatents[1::2]
                 t = t[:, tf.newaxis, tf.newaxis]
-                dlatents = interleave(lerp(start, end, t), lerp(start, end, t + epsilon))
+                dlatents = interleave(ops.lerp(start, end, t), ops.lerp(start, end, t + epsilon))
             else:
                 start, end = latents[0::2], latents[1::2]
                 t = t[:, tf.newaxis]
                 dlatents = Gs.mapping(interleave(slerp(start, end, t), slerp(start, end, t + epsilon)), labels)
             images = Gs.synthesis(dlatents, randomize_noise=False)           # [2B, H, W, C]
-            images = metric_base.box_downsample(face_crop(images), 256)
+            images = evaluation.box_downsample(face_crop(images), 256)
             # The original scales to [0, 255] for its LPIPS pickle, which maps back to [-1, 1]
             # first thing; ours takes [-1, 1] directly.
             return lpips(images[0::2], images[1::2]) * (1.0 / epsilon ** 2)
@@ -130,4 +126,4 @@ class PPL:
         finally:
             for buffer, value in zip(noise_buffers, saved_noise):
                 buffer.assign(value)
-        return [metric_base.MetricResult(self.name, "", filtered_mean(np.concatenate(samples)))]
+        return [reporting.MetricResult(self.name, "", filtered_mean(np.concatenate(samples)))]

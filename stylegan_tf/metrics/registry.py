@@ -13,7 +13,7 @@ count (`fid1k`, `ppl_wend-n1000`, `ls-n2000`) so that its results never mix with
 import re
 import time
 
-from stylegan_tf.metrics import metric_base
+from stylegan_tf.metrics import reporting
 from stylegan_tf.metrics.frechet_inception_distance import FID
 from stylegan_tf.metrics.linear_separability import LS
 from stylegan_tf.metrics.perceptual_path_length import PPL
@@ -30,11 +30,54 @@ class DummyMetric:
 
     def evaluate(self, Gs, options):
         del Gs, options
-        return [metric_base.MetricResult(self.name, "", 0.0)]
+        return [reporting.MetricResult(self.name, "", 0.0)]
+
+
+_FACTORIES = []  # (compiled name pattern, factory(match, num_images, **kwargs) -> metric)
+
+
+def register(pattern):
+    """Registers a metric factory for the names that fully match the regular expression `pattern`.
+    The factory gets the match, the `num_images` override (None: the metric's own count) and the
+    constructor kwargs."""
+    def decorator(factory):
+        _FACTORIES.append((re.compile(pattern), factory))
+        return factory
+    return decorator
 
 
 def _fid_name(num_images):
     return f"fid{num_images // 1000}k" if num_images % 1000 == 0 else f"fid{num_images}"
+
+
+def _count_suffix(num_images):
+    return f"-n{num_images}" if num_images else ""
+
+
+@register(r"fid(\d+)(k?)")
+def _fid(match, num_images, **kwargs):
+    count = num_images or int(match.group(1)) * (1000 if match.group(2) else 1)
+    return FID(_fid_name(count), count, **kwargs)
+
+
+@register("|".join(PPL_VARIANTS))
+def _ppl(match, num_images, **kwargs):
+    space, sampling = PPL_VARIANTS[match.group(0)]
+    return PPL(match.group(0) + _count_suffix(num_images), num_images or 100_000, 1e-4, space,
+               sampling, **kwargs)
+
+
+@register("ls")
+def _ls(match, num_images, **kwargs):
+    samples = num_images or 200_000
+    return LS(match.group(0) + _count_suffix(num_images), samples,
+              samples // 2 if num_images else 100_000, **kwargs)
+
+
+@register("dummy")
+def _dummy(match, num_images, **kwargs):
+    del kwargs
+    return DummyMetric(match.group(0) + _count_suffix(num_images))
 
 
 def get_metric(name, num_images=None, **kwargs):
@@ -50,20 +93,10 @@ def get_metric(name, num_images=None, **kwargs):
     """
     if num_images is not None and num_images < 2:
         raise ValueError(f"num_images must be at least 2, got {num_images}")
-    fid_match = re.fullmatch(r"fid(\d+)(k?)", name)
-    if fid_match:
-        count = int(fid_match.group(1)) * (1000 if fid_match.group(2) else 1)
-        count = num_images or count
-        return FID(_fid_name(count), count, **kwargs)
-    suffix = f"-n{num_images}" if num_images else ""
-    if name in PPL_VARIANTS:
-        space, sampling = PPL_VARIANTS[name]
-        return PPL(name + suffix, num_images or 100_000, 1e-4, space, sampling, **kwargs)
-    if name == "ls":
-        samples = num_images or 200_000
-        return LS(name + suffix, samples, samples // 2 if num_images else 100_000, **kwargs)
-    if name == "dummy":
-        return DummyMetric(name + suffix)
+    for pattern, factory in _FACTORIES:
+        match = pattern.fullmatch(name)
+        if match:
+            return factory(match, num_images, **kwargs)
     raise ValueError(f"unknown metric {name!r}; known: {', '.join(STANDARD_METRICS)} and fid<N>k")
 
 
@@ -73,7 +106,7 @@ def evaluate(metric, network_pkl, options, output_dir=None, Gs=None):
     Args:
         metric: from get_metric.
         network_pkl: path of an original StyleGAN pickle or one of our snapshots.
-        options: metric_base.EvaluationOptions.
+        options: evaluation.EvaluationOptions.
         output_dir: run folder for `metric-<name>.txt/.jsonl`; None: no files.
         Gs: an already loaded Gs to use instead of loading `network_pkl` (its name is still used).
 
@@ -87,7 +120,7 @@ def evaluate(metric, network_pkl, options, output_dir=None, Gs=None):
     results = metric.evaluate(Gs, options)
     seconds = time.time() - start
     if output_dir is not None:
-        line = metric_base.append_results(output_dir, metric.name, network_pkl, seconds, results, options)
+        line = reporting.append_results(output_dir, metric.name, network_pkl, seconds, results, options)
     else:
-        line = metric_base.result_line(network_pkl, seconds, results)
+        line = reporting.result_line(network_pkl, seconds, results)
     return results, seconds, line

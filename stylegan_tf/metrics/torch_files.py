@@ -22,6 +22,8 @@ import zipfile
 
 import numpy as np
 
+from stylegan_tf import safe_pickle
+
 _STORAGE_DTYPES = {
     "DoubleStorage": np.float64,
     "FloatStorage": np.float32,
@@ -34,15 +36,6 @@ _STORAGE_DTYPES = {
     "BoolStorage": np.bool_,
 }
 _LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
-
-_NUMPY_NAMES = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
 
 
 class TorchFileError(ValueError):
@@ -83,10 +76,27 @@ class _PendingTensor:
         flat = np.frombuffer(storage_bytes, dtype=self.storage.dtype.newbyteorder("<"))
         if flat.size < self.storage.numel:
             raise TorchFileError(f"storage {self.storage.key} is truncated")
+        self._check_bounds(flat.size)
         itemsize = flat.itemsize
         view = np.lib.stride_tricks.as_strided(
             flat[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride])
         return np.array(view, dtype=self.storage.dtype.newbyteorder("="))
+
+    def _check_bounds(self, storage_elements):
+        """Refuses a view that would reach outside its storage (as_strided does not check, so a
+        crafted file could read process memory or crash the interpreter)."""
+        where = f"tensor on storage {self.storage.key}"
+        if len(self.size) != len(self.stride) or len(self.size) > 8:
+            raise TorchFileError(f"{where}: size {self.size} and stride {self.stride} do not match")
+        if any(dim < 0 for dim in self.size) or any(step < 0 for step in self.stride) or self.offset < 0:
+            raise TorchFileError(f"{where}: negative size, stride or offset")
+        if 0 in self.size:
+            return
+        last = self.offset + sum((dim - 1) * step for dim, step in zip(self.size, self.stride))
+        if last >= storage_elements:
+            raise TorchFileError(f"{where}: size {self.size}, stride {self.stride} and offset "
+                                 f"{self.offset} reach element {last}, but the storage holds "
+                                 f"{storage_elements}")
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
@@ -101,18 +111,15 @@ def _identity(value, *unused):
     return value
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _RestrictedUnpickler(safe_pickle.RestrictedUnpickler):
     """Unpickler that resolves only allow-listed globals (see the module docstring)."""
 
     def __init__(self, file, allow_torch=False):
-        super().__init__(file, encoding="latin1")
+        super().__init__(file, allowed={("collections", "OrderedDict"): collections.OrderedDict},
+                         encoding="latin1")
         self._allow_torch = allow_torch
 
-    def find_class(self, module, name):
-        if (module, name) in _NUMPY_NAMES:
-            return super().find_class(module.replace("numpy.core", "numpy._core"), name)
-        if (module, name) == ("collections", "OrderedDict"):
-            return collections.OrderedDict
+    def resolve_other(self, module, name):
         if self._allow_torch:
             if module == "torch._utils" and name == "_rebuild_tensor_v2":
                 return _rebuild_tensor

@@ -1,4 +1,4 @@
-"""The progressive-growing training schedule of the original StyleGAN release (SPEC §6.2).
+"""The progressive-growing schedule of the original release (`training_schedule`, `training/training_loop.py`).
 
 Everything that varies during training is a function of the number of real images shown so far:
 the level of detail `lod` (how many resolution doublings are still missing), the resolution the

@@ -7,11 +7,14 @@ import os
 import shutil
 
 import numpy as np
-import PIL.Image
 import tqdm
 
 from stylegan_tf import dataset as dataset_lib
-from stylegan_tf import tfrecord_export
+from stylegan_tf import fileio
+from stylegan_tf import images as image_utils
+from stylegan_tf.dataset import writer
+
+pass
 
 _READ_BATCH = 64
 _DISPLAY_MAX_RESOLUTION = 256  # Thumbnails in the contact sheet; larger datasets use their stored mip levels.
@@ -27,9 +30,6 @@ def _iterate(dset, lod=0):
     for images, labels in dset.make_dataset(lod, _READ_BATCH, shuffle=False, repeat=False).as_numpy_iterator():
         yield from zip(images, labels)
 
-
-def _to_pil(image):
-    return PIL.Image.fromarray(image[:, :, 0], "L") if image.shape[2] == 1 else PIL.Image.fromarray(image, "RGB")
 
 
 def _describe_labels(labels):
@@ -78,7 +78,7 @@ def display(tfrecord_dir, output=None, num_images=64, show=False):
         the output path.
     """
     if num_images < 1:
-        raise tfrecord_export.DatasetError(f"num_images must be >= 1, got {num_images}")
+        raise writer.DatasetError(f"num_images must be >= 1, got {num_images}")
     dset = _open(tfrecord_dir, "full")
     lod = max(0, dset.resolution_log2 - int(np.log2(_DISPLAY_MAX_RESOLUTION)))
     images, labels = [], []
@@ -90,27 +90,15 @@ def display(tfrecord_dir, output=None, num_images=64, show=False):
     for index, label in enumerate(labels):
         if label.size:
             print(f"idx = {index:<8d} label = {label.tolist()}")
-    columns = int(np.ceil(np.sqrt(len(images))))
-    rows = int(np.ceil(len(images) / columns))
+    sheet = image_utils.image_grid(np.stack(images))  # the original's near-square layout
     side = images[0].shape[0]
-    sheet = np.zeros([rows * side, columns * side, images[0].shape[2]], np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        sheet[row * side:(row + 1) * side, column * side:(column + 1) * side] = image
+    rows, columns = sheet.shape[0] // side, sheet.shape[1] // side
     name = os.path.basename(os.path.abspath(tfrecord_dir))
     output = output or f"{name}-grid.png"
-    parent = os.path.dirname(os.path.abspath(output))
-    os.makedirs(parent, exist_ok=True)
-    temp = os.path.join(parent, f".{os.path.basename(output)}.tmp-{os.getpid()}.png")
-    try:
-        _to_pil(sheet).save(temp)
-        os.replace(temp, output)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    image_utils.save_png(output, sheet)
     print(f"Wrote {len(images)} images ({rows}x{columns} grid of {side}x{side}) to \"{output}\"")
     if show:
-        _to_pil(sheet).show()
+        image_utils.to_pil(sheet).show()
     print(f"Displayed {len(images)} images.")
     return output
 
@@ -124,23 +112,24 @@ def extract(tfrecord_dir, output_dir, overwrite=False, num_workers=None, progres
         the number of images written.
     """
     dset = _open(tfrecord_dir, 0)
-    tfrecord_export.check_target(output_dir, overwrite)
+    writer.check_target(output_dir, overwrite)
     print(f'Extracting images to "{output_dir}"')
-    temp_dir = tfrecord_export.make_temp_dir_beside(output_dir)
+    fileio.remove_stale_temp_dirs(output_dir)
+    temp_dir = fileio.make_temp_dir_beside(output_dir)
     count = 0
     try:
         def save(indexed):
             index, image = indexed
-            _to_pil(image).save(os.path.join(temp_dir, f"img{index:08d}.png"))
+            image_utils.to_pil(image).save(os.path.join(temp_dir, f"img{index:08d}.png"))
         items = ((index, image) for index, (image, _) in enumerate(_iterate(dset)))
-        results = tfrecord_export.ordered_parallel_map(save, items, num_workers)
+        results = writer.ordered_parallel_map(save, items, num_workers)
         try:
             for _ in tqdm.tqdm(results, total=dset.num_images, unit="img", desc="Extracting", disable=not progress):
                 count += 1
         finally:
             results.close()
-        tfrecord_export.check_target(output_dir, overwrite)
-        tfrecord_export.atomic_replace_dir(temp_dir, output_dir)
+        writer.check_target(output_dir, overwrite)
+        fileio.atomic_replace_dir(temp_dir, output_dir)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise

@@ -19,7 +19,9 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import tfrecord_export
+from stylegan_tf import images as image_utils
+from stylegan_tf import ops
+from stylegan_tf.dataset import tfrecord_format
 
 UNLABELED_RECORD_LIMIT = 1 << 20  # Rows of the original's empty label array, hence its cap on unlabeled sets.
 _CORRUPT = "Corrupt dataset file"  # Starts every message about a bad record (see error_message).
@@ -120,7 +122,7 @@ def _pixel_function(shape, offsets, drange, mirror_augment, jit_compile=True):
         batch = raw.shape[0] if raw.shape[0] is not None else -1  # Keep a static batch size static.
         images = tf.transpose(tf.reshape(data, [batch, channels, height, width]), [0, 2, 3, 1])  # [NHWC]
         if mirror_augment:
-            images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+            images = ops.mirror(images, flip)
         return images
 
     def pixels_in_drange(raw, use_second, flip):
@@ -129,7 +131,7 @@ def _pixel_function(shape, offsets, drange, mirror_augment, jit_compile=True):
             return images
         # The original's adjust_dynamic_range, x * scale + bias, rounded twice: outside XLA, which would fuse
         # it into one fused multiply-add and change the last bit of some values.
-        return tf.cast(images, tf.float32) * ((drange[1] - drange[0]) / 255.0) + drange[0]
+        return image_utils.adjust_dynamic_range(tf.cast(images, tf.float32), [0, 255], drange)
     return pixels_in_drange
 
 
@@ -165,6 +167,14 @@ class TFRecordDataset:
         self.label_dtype = "float32"
         self._cache = {}
 
+        self._find_files(tfrecord_dir, resolution)
+        self._count_records()
+        self._load_labels(label_file, max_label_size)
+        self.num_images = min(self.num_records, self.labels.shape[0])
+        self._labels_tensor = None
+
+    def _find_files(self, tfrecord_dir, resolution):
+        """The resolution, channels and the file of each level of detail, checked."""
         if not os.path.isdir(tfrecord_dir):
             raise ValueError(f'dataset directory "{tfrecord_dir}" does not exist')
         paths = sorted(glob.glob(os.path.join(tfrecord_dir, "*.tfrecords")))
@@ -204,7 +214,9 @@ class TFRecordDataset:
                              f"{self.resolution}x{self.resolution} down to 4x4 is needed)")
         self.shape = (self.resolution, self.resolution, self.num_channels)
 
-        # Every file must hold the same images; a shorter one is truncated.
+    def _count_records(self):
+        """Every file must hold the same images; a shorter one is truncated."""
+        tfrecord_dir = self.tfrecord_dir
         self._num_records = {lod: count_records(path) for lod, path in self.tfrecord_files.items()}
         counts = sorted(set(self._num_records.values()))
         if len(counts) > 1:
@@ -214,7 +226,9 @@ class TFRecordDataset:
                              "one of them is truncated or from another dataset")
         self.num_records = counts[0]
 
-        # Labels (the original's lookup: explicit path, else relative to the directory, else the first *.labels).
+    def _load_labels(self, label_file, max_label_size):
+        """The original's lookup: explicit path, else relative to the directory, else the first *.labels."""
+        tfrecord_dir = self.tfrecord_dir
         self.label_file = label_file
         if label_file is None:
             guesses = sorted(glob.glob(os.path.join(tfrecord_dir, "*.labels")))
@@ -235,8 +249,6 @@ class TFRecordDataset:
         if max_label_size != "full" and self.labels.shape[1] > max_label_size:
             self.labels = self.labels[:, :max_label_size]
         self.label_size = int(self.labels.shape[1])
-        self.num_images = min(self.num_records, self.labels.shape[0])
-        self._labels_tensor = None
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -293,7 +305,7 @@ class TFRecordDataset:
         first = _read_first_record(path)
         first_data = parse_tfrecord_np(first).tobytes()
         # Both entry orders give records of one length; the first record's order is the usual one.
-        layouts = [tfrecord_export.example_layout(shape, data_first) for data_first in (False, True)]
+        layouts = [tfrecord_format.example_layout(shape, data_first) for data_first in (False, True)]
         layouts.sort(key=lambda layout: first != layout[0] + first_data + layout[1])
         known_layout = first == layouts[0][0] + first_data + layouts[0][1]
         shown_path = path.replace("{", "(").replace("}", ")")  # Braces would be format placeholders.

@@ -1,7 +1,7 @@
 """The StyleGAN networks as Keras models: mapping, synthesis, the G wrapper and the discriminator.
 
 They take the keyword arguments of the original build functions (`G_mapping`, `G_synthesis`,
-`G_style`, `D_basic`) with the same meaning and defaults (SPEC §1, §3). One model holds every
+`G_style`, `D_basic` of `training/networks_stylegan.py`) with the same meaning and defaults. One model holds every
 resolution; the `lod` variable selects and blends the progressive-growing levels.
 
 `original_variables()` of each network lists its Keras variables under their original names
@@ -9,65 +9,45 @@ resolution; the `lod` variable selects and blends the progressive-growing levels
 mapping used by the pickle loader, the snapshot writer and the tests.
 """
 
-import collections
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import layers, ops
-
-_PACKAGE = "stylegan_tf"
+from stylegan_tf.networks import base
 
 # Keyword arguments of the original build functions and their defaults.
 MAPPING_DEFAULTS = dict(
     latent_size=512, label_size=0, dlatent_size=512, dlatent_broadcast=None, mapping_layers=8,
     mapping_fmaps=512, mapping_lrmul=0.01, mapping_nonlinearity="lrelu", use_wscale=True,
     normalize_latents=True, dtype="float32")
+
+
 SYNTHESIS_DEFAULTS = dict(
     dlatent_size=512, num_channels=3, resolution=1024, fmap_base=8192, fmap_decay=1.0,
     fmap_max=512, use_styles=True, const_input_layer=True, use_noise=True, randomize_noise=True,
     nonlinearity="lrelu", use_wscale=True, use_pixel_norm=False, use_instance_norm=True,
     dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
     is_template_graph=False, force_clean_graph=False)
+
+
 G_STYLE_DEFAULTS = dict(
     truncation_psi=0.7, truncation_cutoff=8, truncation_psi_val=None, truncation_cutoff_val=None,
     dlatent_avg_beta=0.995, style_mixing_prob=0.9, is_training=False, is_validation=False,
     is_template_graph=False, components=None)
+
+
 D_BASIC_DEFAULTS = dict(
     num_channels=1, resolution=32, label_size=0, fmap_base=8192, fmap_decay=1.0, fmap_max=512,
     nonlinearity="lrelu", use_wscale=True, mbstd_group_size=4, mbstd_num_features=1,
     dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
     is_template_graph=False)
 
+
 # G_style passes all its kwargs on to both components, which ignore what is not theirs; it sets
 # the mapping's dlatent_broadcast itself.
 GENERATOR_KWARGS = (frozenset(MAPPING_DEFAULTS) | frozenset(SYNTHESIS_DEFAULTS) | frozenset(
     G_STYLE_DEFAULTS)) - {"dlatent_broadcast"}
-STRUCTURES = ("auto", "fixed", "linear", "recursive")
-
-_UNSET = object()  # "use the network's configured value" for call arguments
-
-
-def _resolve_kwargs(kwargs, defaults, accepted, network):
-    """Defaults overridden by `kwargs`; a ValueError names any keyword no original function takes."""
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(f"{network}: unknown keyword argument(s) {', '.join(unknown)}. "
-                         f"Accepted: {', '.join(sorted(accepted))}.")
-    config = {**defaults, **{k: v for k, v in kwargs.items() if k in defaults}}
-    if config.get("dtype", "float32") != "float32":
-        raise ValueError(f"{network}: dtype={config['dtype']!r} is not supported; "
-                         "stylegan-tf computes in float32.")
-    if config.get("structure", "auto") not in STRUCTURES:
-        raise ValueError(f"{network}: structure must be one of {STRUCTURES}, "
-                         f"got {config['structure']!r}.")
-    return config
-
-
-def _fmaps(fmap_base, fmap_decay, fmap_max):
-    """The original's `nf(stage)`: feature maps of a stage."""
-    return lambda stage: min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
 
 
 def _use_fused_scale(fused_scale, resolution):
@@ -79,72 +59,8 @@ def _use_fused_scale(fused_scale, resolution):
     return fused_scale
 
 
-def _lod_cond(lod_in, lod_range, compare, level, if_true, if_false):
-    """`tf.cond(lod_in < level)` (compare '<') or `lod_in > level` ('>'), decided in Python when
-    the promised `lod_range = (low, high)` settles it, so compiled steps hold only the levels that
-    the range can blend."""
-    if lod_range is not None:
-        low, high = lod_range
-        always, never = (high < level, low >= level) if compare == "<" else (low > level,
-                                                                             high <= level)
-        if always:
-            return if_true()
-        if never:
-            return if_false()
-    return tf.cond(lod_in < level if compare == "<" else lod_in > level, if_true, if_false)
-
-
-def _check_lod_range(lod_range):
-    if lod_range is None:
-        return None
-    low, high = (float(value) for value in lod_range)
-    if low > high:
-        raise ValueError(f"lod_range must be (low, high) with low <= high, got {lod_range!r}.")
-    return low, high
-
-
-def _as_float_tensor(value, what):
-    if value is None:
-        raise ValueError(f"{what} is required.")
-    return tf.cast(tf.convert_to_tensor(value), tf.float32)
-
-
-class _StyleGANModel(keras.Model):
-    """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
-
-    def __init__(self, name, static_kwargs):
-        super().__init__(name=name)
-        self.static_kwargs = dict(static_kwargs)
-
-    def get_config(self):
-        return {"name": self.name, "static_kwargs": dict(self.static_kwargs)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(name=config["name"], **config["static_kwargs"])
-
-    def _default_save_signature(self):
-        # Keras would trace `self(inputs)` as a serving signature, which cannot express the
-        # labels and call options; stylegan_tf.export writes explicit signatures instead.
-        return None
-
-    def original_variables(self):
-        """OrderedDict {original variable name: Keras variable}, in the original creation order."""
-        return collections.OrderedDict(self._original_variable_list())
-
-    def clone(self, name=None):
-        """A new network of the same configuration holding copies of every variable."""
-        config = self.get_config()
-        if name is not None:
-            config["name"] = name
-        copy = type(self).from_config(config)
-        for target, source in zip(copy.weights, self.weights):
-            target.assign(source)
-        return copy
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class Mapping(_StyleGANModel):
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class Mapping(base.NetworkModel):
     """Mapping network `G_mapping`: z (and labels) -> w, optionally broadcast to every layer.
 
     Call: `mapping(latents [N, latent_size], labels [N, label_size] or None)` ->
@@ -153,7 +69,7 @@ class Mapping(_StyleGANModel):
 
     def __init__(self, name="G_mapping", **kwargs):
         super().__init__(name, kwargs)
-        config = _resolve_kwargs(kwargs, MAPPING_DEFAULTS,
+        config = base.resolve_kwargs(kwargs, MAPPING_DEFAULTS,
                                  GENERATOR_KWARGS | {"dlatent_broadcast"}, "G_mapping")
         self.latent_size = int(config["latent_size"])
         self.label_size = int(config["label_size"])
@@ -182,9 +98,9 @@ class Mapping(_StyleGANModel):
         self.built = True
 
     def call(self, latents, labels=None):
-        x = _as_float_tensor(latents, "latents")
+        x = base.as_float_tensor(latents, "latents")
         if self.label_size:
-            labels = _as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
             x = tf.concat([x, tf.matmul(labels, self.label_embedding)], axis=1)
         if self.normalize_latents:
             x = ops.pixel_norm(x)
@@ -202,8 +118,8 @@ class Mapping(_StyleGANModel):
             yield f"{dense.name}/bias", dense.bias
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class Synthesis(_StyleGANModel):
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class Synthesis(base.NetworkModel):
     """Synthesis network `G_synthesis`: w per layer -> image [N, R, R, C] (NHWC).
 
     Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None,
@@ -216,7 +132,7 @@ class Synthesis(_StyleGANModel):
 
     def __init__(self, name="G_synthesis", **kwargs):
         super().__init__(name, kwargs)
-        config = _resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, "G_synthesis")
+        config = base.resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, "G_synthesis")
         self.resolution = int(config["resolution"])
         self.resolution_log2 = ops.resolution_log2_of(self.resolution)
         self.num_channels = int(config["num_channels"])
@@ -228,7 +144,7 @@ class Synthesis(_StyleGANModel):
         self.use_noise = bool(config["use_noise"])
         self.randomize_noise = bool(config["randomize_noise"])
         self.structure = config["structure"]
-        nf = _fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
+        nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
         self.nf = nf
         gain = np.sqrt(2)
         use_wscale = config["use_wscale"]
@@ -300,12 +216,12 @@ class Synthesis(_StyleGANModel):
         self.built = True
 
     def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
-        dlatents = _as_float_tensor(dlatents, "dlatents")
-        lod_range = _check_lod_range(lod_range)
+        dlatents = base.as_float_tensor(dlatents, "dlatents")
+        lod_range = base.check_lod_range(lod_range)
         randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
         structure = structure or self.structure
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
+        if structure not in base.STRUCTURES:
+            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
         batch = tf.shape(dlatents)[0]
         lod_in = tf.convert_to_tensor(self.lod)
         log2r = self.resolution_log2
@@ -361,10 +277,10 @@ class Synthesis(_StyleGANModel):
                                               lod_in - lod), 2**lod)
 
             def this_level():
-                return _lod_cond(lod_in, lod_range, ">", lod, faded, plain)
+                return base.lod_cond(lod_in, lod_range, ">", lod, faded, plain)
 
             if lod > 0:
-                return _lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1),
+                return base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1),
                                  this_level)
             return this_level()
 
@@ -399,7 +315,7 @@ class Synthesis(_StyleGANModel):
 
 def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutoff_val,
                          avg_beta, mixing_prob):
-    """The original G_style's resolution of its flags (SPEC §1.1)."""
+    """The original G_style's resolution of its flags (`G_style` in `training/networks_stylegan.py`)."""
     if is_training and is_validation:
         raise ValueError("is_training and is_validation are mutually exclusive.")
     if is_validation:
@@ -416,8 +332,8 @@ def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutof
     return psi, cutoff, avg_beta, mixing_prob
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class Generator(_StyleGANModel):
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class Generator(base.NetworkModel):
     """The style-based generator `G_style`: mapping + truncation/mixing + synthesis.
 
     Keyword arguments are those of the original `G_style` and its components, e.g.
@@ -439,7 +355,7 @@ class Generator(_StyleGANModel):
 
     def __init__(self, name="G", **kwargs):
         super().__init__(name, kwargs)
-        config = _resolve_kwargs(kwargs, G_STYLE_DEFAULTS, GENERATOR_KWARGS, "G_style")
+        config = base.resolve_kwargs(kwargs, G_STYLE_DEFAULTS, GENERATOR_KWARGS, "G_style")
         self.style_config = {key: config[key] for key in (
             "truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
             "dlatent_avg_beta", "style_mixing_prob")}
@@ -465,9 +381,9 @@ class Generator(_StyleGANModel):
     resolution = property(lambda self: self.synthesis.resolution)
     num_channels = property(lambda self: self.synthesis.num_channels)
 
-    def call(self, latents, labels=None, truncation_psi=_UNSET, truncation_cutoff=_UNSET,
-             truncation_psi_val=_UNSET, truncation_cutoff_val=_UNSET, dlatent_avg_beta=_UNSET,
-             style_mixing_prob=_UNSET, is_training=False, is_validation=False,
+    def call(self, latents, labels=None, truncation_psi=base.UNSET, truncation_cutoff=base.UNSET,
+             truncation_psi_val=base.UNSET, truncation_cutoff_val=base.UNSET, dlatent_avg_beta=base.UNSET,
+             style_mixing_prob=base.UNSET, is_training=False, is_validation=False,
              randomize_noise=None, structure=None, lod_range=None):
         dlatents = self.compute_dlatents(
             latents, labels, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
@@ -477,23 +393,23 @@ class Generator(_StyleGANModel):
         return self.synthesis(dlatents, randomize_noise=randomize_noise, structure=structure,
                               lod_range=lod_range)
 
-    def compute_dlatents(self, latents, labels=None, truncation_psi=_UNSET,
-                         truncation_cutoff=_UNSET, truncation_psi_val=_UNSET,
-                         truncation_cutoff_val=_UNSET, dlatent_avg_beta=_UNSET,
-                         style_mixing_prob=_UNSET, is_training=False, is_validation=False):
+    def compute_dlatents(self, latents, labels=None, truncation_psi=base.UNSET,
+                         truncation_cutoff=base.UNSET, truncation_psi_val=base.UNSET,
+                         truncation_cutoff_val=base.UNSET, dlatent_avg_beta=base.UNSET,
+                         style_mixing_prob=base.UNSET, is_training=False, is_validation=False):
         """The dlatents [N, num_layers, dlatent_size] that `G(...)` feeds to the synthesis:
         mapping, then (when training) the W-average update and style mixing, then truncation."""
         given = dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                      truncation_psi_val=truncation_psi_val,
                      truncation_cutoff_val=truncation_cutoff_val,
                      dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob)
-        values = {key: self.style_config[key] if value is _UNSET else value
+        values = {key: self.style_config[key] if value is base.UNSET else value
                   for key, value in given.items()}
         psi, cutoff, avg_beta, mixing_prob = _truncation_settings(
             is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
             values["truncation_psi_val"], values["truncation_cutoff_val"],
             values["dlatent_avg_beta"], values["style_mixing_prob"])
-        latents = _as_float_tensor(latents, "latents")
+        latents = base.as_float_tensor(latents, "latents")
         dlatents = self.mapping(latents, labels)
         if avg_beta is not None:
             self.update_dlatent_avg(dlatents, avg_beta)
@@ -518,11 +434,11 @@ class Generator(_StyleGANModel):
             tf.random.uniform([], 0.0, 1.0) < mixing_prob,
             lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
             lambda: cur_layers)
-        return mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
+        return base.mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
 
     def truncate(self, dlatents, psi, cutoff):
         """Truncation trick towards dlatent_avg on the layers below `cutoff`."""
-        return truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
+        return base.truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
 
     def _original_variable_list(self):
         yield "lod", self.lod
@@ -532,21 +448,8 @@ class Generator(_StyleGANModel):
                 yield f"{component.name}/{name}", variable
 
 
-def mix_at_cutoff(dlatents, dlatents2, cutoff):
-    """Layer i keeps dlatents[:, i] if i < cutoff, else takes dlatents2[:, i]."""
-    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
-    return tf.where(layer_index < cutoff, dlatents, dlatents2)
-
-
-def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff):
-    """`avg + (w - avg) * coef` with coef = psi on layers i < cutoff and 1 elsewhere."""
-    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
-    coefs = tf.where(layer_index < cutoff, tf.cast(psi, tf.float32), 1.0)
-    return ops.lerp(dlatent_avg, dlatents, coefs)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class Discriminator(_StyleGANModel):
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class Discriminator(base.NetworkModel):
     """Progressive discriminator `D_basic` with minibatch standard deviation.
 
     Call: `D(images [N, R, R, C] in [-1, 1], labels=None, structure=None, lod_range=None)` ->
@@ -556,7 +459,7 @@ class Discriminator(_StyleGANModel):
 
     def __init__(self, name="D", **kwargs):
         super().__init__(name, kwargs)
-        config = _resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
+        config = base.resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
         self.resolution = int(config["resolution"])
         self.resolution_log2 = ops.resolution_log2_of(self.resolution)
         self.num_channels = int(config["num_channels"])
@@ -564,7 +467,7 @@ class Discriminator(_StyleGANModel):
         self.structure = config["structure"]
         self.mbstd_group_size = int(config["mbstd_group_size"])
         self.mbstd_num_features = int(config["mbstd_num_features"])
-        nf = _fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
+        nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
         self.nf = nf
         act, use_wscale, gain = config["nonlinearity"], config["use_wscale"], np.sqrt(2)
         ops.activation_fn(act)  # validates the name
@@ -609,11 +512,11 @@ class Discriminator(_StyleGANModel):
         self.built = True
 
     def call(self, images, labels=None, structure=None, lod_range=None):
-        images = _as_float_tensor(images, "images")
-        lod_range = _check_lod_range(lod_range)
+        images = base.as_float_tensor(images, "images")
+        lod_range = base.check_lod_range(lod_range)
         structure = structure or self.structure
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
+        if structure not in base.STRUCTURES:
+            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
         lod_in = tf.convert_to_tensor(self.lod)
         log2r = self.resolution_log2
 
@@ -648,13 +551,13 @@ class Discriminator(_StyleGANModel):
                 def entry():
                     return from_rgb(ops.downscale2d(images, 2**lod), res)
                 if lod > 0:
-                    x = _lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1),
+                    x = base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1),
                                   entry)
                 else:
                     x = entry()
                 x = block(x, res)
                 if res > 2:
-                    return _lod_cond(
+                    return base.lod_cond(
                         lod_in, lod_range, ">", lod,
                         lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2**(lod + 1)),
                                                      res - 1), lod_in - lod),
@@ -664,7 +567,7 @@ class Discriminator(_StyleGANModel):
             scores = grow(2, log2r - 2)
 
         if self.label_size:
-            labels = _as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
             scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
         return scores
 

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import PIL.Image
 
-from stylegan_tf import tfrecord_export
+from stylegan_tf.dataset import tfrecord_format, writer
 
 
 def digits_images(resolution=32):
@@ -25,9 +25,7 @@ def digits_images(resolution=32):
         pixels = PIL.Image.fromarray(np.rint(image * (255.0 / 16.0)).astype(np.uint8), "L")
         pixels = pixels.resize((resolution, resolution), PIL.Image.BICUBIC)
         images.append(np.asarray(pixels, dtype=np.uint8)[np.newaxis])
-    onehot = np.zeros([len(digits.target), 10], dtype=np.float32)
-    onehot[np.arange(len(digits.target)), digits.target] = 1.0
-    return np.stack(images), onehot
+    return np.stack(images), tfrecord_format.one_hot(digits.target, 10)
 
 
 def ensure_digits_dataset(tfrecord_dir, resolution=32, log=print):
@@ -38,8 +36,8 @@ def ensure_digits_dataset(tfrecord_dir, resolution=32, log=print):
     log(f'Writing the demo dataset (scikit-learn digits at {resolution}x{resolution}) to '
         f'"{tfrecord_dir}"...')
     images, labels = digits_images(resolution)
-    order = tfrecord_export.shuffled_order(len(images))
-    with tfrecord_export.TFRecordExporter(tfrecord_dir, len(images), progress=False) as exporter:
+    order = tfrecord_format.shuffled_order(len(images))
+    with writer.TFRecordExporter(tfrecord_dir, len(images), progress=False) as exporter:
         for index in order:
             exporter.add_image(images[index])
         exporter.add_labels(labels[order])

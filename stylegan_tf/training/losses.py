@@ -1,4 +1,4 @@
-"""The loss functions of the original release (`training/loss.py`, SPEC §5) as pure functions.
+"""The loss functions of the original release (`training/loss.py`) as pure functions.
 
 Each takes the networks as callables, `G(latents, labels, is_training=True)` -> images and
 `D(images, labels)` -> scores [N, 1], plus the latents (and for D the processed reals with their
@@ -63,7 +63,7 @@ def _mixing_factors(batch, seed):
 
 
 # ----------------------------------------------------------------------------------------------
-# Generator losses. Labels are random rows of the dataset's label array (SPEC §5).
+# Generator losses. Labels are random rows of the dataset's label array.
 
 
 def G_wgan(G, D, latents, labels):

@@ -2,7 +2,7 @@
 
 A preset name is `<dataset>[-<N>gpu][-<variant>...]`, e.g. `ffhq-8gpu`, `celebahq-4gpu-wgangp`,
 `ffhq-1gpu-mix50` or `bedroom-2gpu-tuned-baseline`, which reproduces the original `train.py` with
-the matching lines enabled (SPEC §6.8); `<N>gpu` defaults to 8 as in the original. `demo` is a
+the matching lines enabled (the original `train.py`); `<N>gpu` defaults to 8 as in the original. `demo` is a
 small configuration that trains on an embedded dataset in minutes on a CPU.
 
 Resolve once with `resolve_config(name, overrides)`, log it and save it with `save_config_json`.
@@ -16,7 +16,7 @@ import pprint
 import re
 from typing import Any, Dict, List, Optional, Union
 
-from stylegan_tf import schedule
+from stylegan_tf.training import schedule
 
 # ----------------------------------------------------------------------------------------------
 # Dataclasses.
@@ -67,16 +67,16 @@ class OptimizerConfig:
 
 @dataclasses.dataclass
 class LossConfig:
-    """A loss function of `stylegan_tf.losses` by name, with its keyword arguments."""
+    """A loss function of `stylegan_tf.training.losses` by name, with its keyword arguments."""
     func_name: str = "G_logistic_nonsaturating"
     kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class GridConfig:
-    """Snapshot image grid: size '1080p', '4k' (the original's) or 'WxH'; layout 'random'."""
+    """Snapshot image grid: size '1080p', '4k' (the original's) or 'WxH'. Images are placed as the
+    original's 'random' layout (its only one for unconditional data)."""
     size: str = "4k"
-    layout: str = "random"
 
 
 @dataclasses.dataclass
@@ -97,6 +97,7 @@ class TrainConfig:
         resume_kimg: progress to assume when resuming (None = from the snapshot's state file,
             or from its file name, else 0).
         resume_time: seconds added to the reported time when resuming (None = from the state).
+        resume_state: also restore the optimizers and progress from the snapshot's state file.
     """
     desc: str = "sgan"
     dataset: DatasetConfig = dataclasses.field(default_factory=DatasetConfig)
@@ -129,6 +130,7 @@ class TrainConfig:
     resume: Optional[str] = None
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
+    resume_state: bool = True
 
     def validate(self):
         """Raises ValueError naming the first inconsistent value."""
@@ -147,8 +149,6 @@ class TrainConfig:
             raise ValueError(f"G_smoothing_kimg must be >= 0, got {self.G_smoothing_kimg}.")
         if len(self.drange_net) != 2 or self.drange_net[0] >= self.drange_net[1]:
             raise ValueError(f"drange_net must be [low, high], got {self.drange_net}.")
-        if self.grid.layout != "random":
-            raise ValueError(f"grid.layout {self.grid.layout!r} is not supported; use 'random'.")
         grid_size(self.grid.size, 32)  # validates the format
         initial = self.sched.lod_initial_resolution
         if initial < 4 or initial & (initial - 1):
@@ -163,7 +163,7 @@ class TrainConfig:
 
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multiworker")
-# The loss functions of stylegan_tf.losses (named here so that planning a run needs no TensorFlow).
+# The loss functions of stylegan_tf.training.losses (named here so that planning a run needs no TensorFlow).
 G_LOSS_NAMES = ("G_wgan", "G_logistic_saturating", "G_logistic_nonsaturating")
 D_LOSS_NAMES = ("D_wgan", "D_wgan_gp", "D_hinge", "D_hinge_gp", "D_logistic", "D_logistic_simplegp")
 
@@ -246,7 +246,7 @@ def _stylegan_base(dataset_key, num_gpus):
                              minibatch_dict=dict(minibatch_dict),
                              G_lrate_dict=dict(STYLEGAN_LRATE_DICT),
                              D_lrate_dict=dict(STYLEGAN_LRATE_DICT)),
-        grid=GridConfig(size="4k", layout="random"),
+        grid=GridConfig(size="4k"),
     )
 
 
@@ -277,7 +277,7 @@ def demo_config():
         sched=ScheduleConfig(lod_initial_resolution=4, lod_training_kimg=6,
                              lod_transition_kimg=6, minibatch_base=32, tick_kimg_base=4,
                              tick_kimg_dict={}, G_lrate_base=0.002, D_lrate_base=0.002),
-        grid=GridConfig(size="10x6", layout="random"),
+        grid=GridConfig(size="10x6"),
         G_smoothing_kimg=1.0,
         network_snapshot_ticks=4,
         snapshot_keep=3,
@@ -427,6 +427,8 @@ def from_dict(data):
     for key, cls in nested.items():
         if key in data:
             values = data[key]
+            if cls is GridConfig and values.get("layout") == "random":
+                values = {k: v for k, v in values.items() if k != "layout"}  # older config.json
             if cls is ScheduleConfig:
                 values = {k: _int_keys(v) if isinstance(v, dict) else v for k, v in values.items()}
             data[key] = cls(**values)
@@ -457,7 +459,7 @@ def original_config_text(config):
         "G_opt": dataclasses.asdict(config.G_opt),
         "dataset": dataset,
         "desc": config.desc,
-        "grid": dataclasses.asdict(config.grid),
+        "grid": dict(dataclasses.asdict(config.grid), layout="random"),
         "sched": dataclasses.asdict(config.sched),
         "tf_config": {"rnd.np_random_seed": config.random_seed},
         "train": train,

@@ -1,0 +1,86 @@
+"""tf.distribute plumbing of the trainer: strategies by name, the chief worker, replica-local variables."""
+import json
+import os
+
+import tensorflow as tf
+
+from stylegan_tf.training import config as config_lib
+
+
+def make_strategy(name="auto"):
+    """A tf.distribute strategy by name.
+
+    Args:
+        name: 'one_device' (first GPU, else CPU), 'mirrored' (all GPUs, else all logical CPU
+            devices), 'multiworker' (MultiWorkerMirroredStrategy configured by TF_CONFIG) or
+            'auto' (multiworker when TF_CONFIG lists several workers, mirrored with several GPUs,
+            else one_device).
+
+    Raises:
+        ValueError: unknown name, or 'multiworker' without TF_CONFIG.
+    """
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    num_workers = sum(len(tasks) for role, tasks in tf_config.get("cluster", {}).items()
+                      if role in ("chief", "worker"))
+    if name == "auto":
+        if num_workers > 1:
+            name = "multiworker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "one_device"
+    if name == "multiworker":
+        if not tf_config:
+            raise ValueError("strategy 'multiworker' needs the TF_CONFIG environment variable "
+                             "(cluster and task of this worker).")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy((gpus or cpus)[0])
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(gpus or cpus)
+    raise ValueError(f"strategy must be one of {', '.join(config_lib.STRATEGIES)}, got {name!r}.")
+
+
+def strategy_name(strategy):
+    """The public class name of a strategy (MultiWorkerMirroredStrategy's class has another)."""
+    names = ((tf.distribute.MultiWorkerMirroredStrategy, "MultiWorkerMirroredStrategy"),
+             (tf.distribute.MirroredStrategy, "MirroredStrategy"),
+             (tf.distribute.OneDeviceStrategy, "OneDeviceStrategy"))
+    for cls, name in names:
+        if isinstance(strategy, cls):
+            return name
+    return type(strategy).__name__
+
+
+def split_cpu(num_devices):
+    """Splits the CPU into `num_devices` logical devices (to run several replicas on a CPU).
+    Must run before TensorFlow initializes its devices."""
+    if num_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+
+
+def replica_local_variable(next_creator, **kwargs):
+    # Every variable is updated identically by each replica from all-reduced values (or, like
+    # dlatent_avg and the original's per-GPU network copies, locally), so no write needs a
+    # cross-replica merge_call -- which an XLA-compiled replica function could not make.
+    kwargs["aggregation"] = tf.VariableAggregation.NONE
+    return next_creator(**kwargs)
+
+
+def is_chief(strategy):
+    """True on the worker that writes the run directory (always, except non-chief workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def replica_id():
+    return tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)

@@ -1,0 +1,87 @@
+"""Snapshots of a `Trainer` and resuming from them: the networks as an original-format pickle, the
+optimizer states and loop progress in the `-state.npz` beside it (`snapshots` has the file formats).
+"""
+
+import dataclasses
+import glob
+import os
+import zipfile
+
+from stylegan_tf import legacy
+from stylegan_tf.training.snapshots import kimg_from_name, load_state, prune_snapshots, save_state, state_path
+
+STATE_VERSION = 1  # of the -state.npz layout; checked on resume
+
+
+
+@dataclasses.dataclass
+class LoopState:
+    """Progress that a snapshot's state file carries across a resume."""
+    cur_nimg: int = 0
+    cur_tick: int = 0
+    total_time: float = 0.0
+    prev_lod: float = None
+    step_counter: int = 0
+
+
+def _load_training_state(trainer, state_file):
+    """The optimizer states (assigned to `trainer`) and loop progress of a `-state.npz`; a damaged
+    file is an error that names it and the way round it."""
+    try:
+        arrays, meta = load_state(state_file)
+        if meta.get("version") != STATE_VERSION:
+            raise ValueError(f"training-state version {meta.get('version')!r}; this release reads "
+                             f"version {STATE_VERSION}")
+        trainer.G_opt.load_state_arrays(arrays)
+        trainer.D_opt.load_state_arrays(arrays)
+        return LoopState(cur_nimg=int(meta["cur_nimg"]), cur_tick=int(meta["cur_tick"]),
+                         total_time=float(meta["total_time"]), prev_lod=meta["prev_lod"],
+                         step_counter=int(meta["step_counter"]))
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{state_file}: cannot read the training state ({error}); pass "
+                         "--resume_without_state to resume the networks with fresh optimizers") from None
+
+
+def read_networks(pkl, log):
+    """(G, D, Gs) of the pickle to resume from; removes what killed snapshot writes left in its folder."""
+    log(f'Loading networks from "{pkl}"...')
+    networks = legacy.load_networks(pkl)
+    folder = os.path.dirname(os.path.abspath(pkl))
+    for leftover in glob.glob(os.path.join(glob.escape(folder), ".network-*.tmp")):
+        os.remove(leftover)  # fileio.atomic_write's temporary file of an interrupted snapshot
+        log(f"Removed {os.path.basename(leftover)}, left by an interrupted snapshot write.")
+    return networks
+
+
+def load_resume(trainer, pkl, networks, config, log):
+    """Assigns the networks read by `read_networks(pkl)` to `trainer` and restores the training state
+    beside `pkl` (when there is one and `config.resume_state`); returns the LoopState."""
+    trainer.copy_networks(*networks)
+    state = LoopState()
+    state_file = state_path(pkl)
+    if os.path.isfile(state_file) and config.resume_state:
+        state = _load_training_state(trainer, state_file)
+        log(f"Resuming at {state.cur_nimg / 1000:.1f} kimg with the optimizer state of "
+            f"{os.path.basename(state_file)}.")
+    else:
+        kimg = kimg_from_name(pkl)
+        state.cur_nimg = int((kimg or 0) * 1000)
+        why = "ignoring the training state" if os.path.isfile(state_file) else "no training state beside the pickle"
+        log(f"{why[0].upper() + why[1:]}: fresh optimizers, starting at {state.cur_nimg / 1000:.1f} kimg.")
+    if config.resume_kimg is not None:
+        state.cur_nimg = int(config.resume_kimg * 1000)
+    if config.resume_time is not None:
+        state.total_time = float(config.resume_time)
+    return state
+
+
+def save_snapshot(trainer, run_dir, name, loop_state, keep):
+    pkl = os.path.join(run_dir, name)
+    arrays = {**trainer.G_opt.state_arrays(), **trainer.D_opt.state_arrays()}
+    meta = dict(version=STATE_VERSION, cur_nimg=loop_state.cur_nimg, cur_tick=loop_state.cur_tick,
+                total_time=loop_state.total_time, prev_lod=loop_state.prev_lod,
+                step_counter=trainer.step_counter)
+    save_state(state_path(pkl), arrays, meta)  # first: see py
+    legacy.save_networks(pkl, trainer.G, trainer.D, trainer.Gs)
+    prune_snapshots(run_dir, keep)
+    return pkl

@@ -1,0 +1,403 @@
+"""Hostile and broken inputs: every loader refuses them with a one-line error, runs nothing from
+them, and stays within bounded time and memory. The crafted files are made here, in the test."""
+import io
+import os
+import pickle
+import pickletools
+import re
+import resource
+import subprocess
+import sys
+import types
+import zipfile
+
+import numpy as np
+import pytest
+
+from stylegan_tf import generation, legacy
+from stylegan_tf.dataset import writer
+from stylegan_tf.metrics import evaluation, torch_files
+from stylegan_tf.training import resume, snapshots, stats
+
+from conftest import REPO_ROOT, fixture_dirs
+
+FIXTURES = [path / "network.pkl" for path in fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
+            if (path / "network.pkl").is_file()]
+FIXTURE = FIXTURES[0]
+MEMORY_LIMIT = 6 << 30  # address space of a loader subprocess (TensorFlow maps ~2 GiB by itself)
+_LOG_LINE = re.compile(r"^(WARNING: All log messages|[IWEF]\d{4} |To enable the following|"
+                       r"This TensorFlow binary|oneDNN custom operations)")
+
+
+class _RunsCommand:
+    """Pickles to `os.system(command)`: what a malicious pickle would do on a plain pickle.load."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def run_limited(args, cwd, timeout=120):
+    """Runs a command with a memory limit; returns (returncode, error lines without TF's log)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                            preexec_fn=_limit_memory, stdin=subprocess.DEVNULL)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not _LOG_LINE.match(line)]
+    return result.returncode, lines, result.stderr
+
+
+def assert_clean_refusal(returncode, lines, stderr, marker=None, expect=None):
+    assert returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    if expect:
+        assert re.search(expect, lines[0]), lines[0]
+    if marker is not None:
+        assert not marker.exists(), "the crafted file ran code"
+
+
+def fixture_states():
+    return list(legacy.read_pickle(FIXTURE))
+
+
+def write_states(path, states):
+    legacy._write_atomically(path, tuple(states))
+    return path
+
+
+# ---- crafted network pickles -----------------------------------------------------------------
+
+
+def _self_referencing_bomb(depth=40):
+    """A list whose flattening has 2**depth leaves but pickles to a few hundred bytes."""
+    bomb = [0]
+    for _ in range(depth):
+        bomb = [bomb, bomb]
+    return bomb
+
+
+def crafted_pickles(tmp_path):
+    """{name: (path, expected message pattern)} of broken or hostile network pickles."""
+    marker = tmp_path / "marker"
+    cases = {}
+
+    def add(name, data=None, states=None, expect=None):
+        path = tmp_path / f"{name}.pkl"
+        if states is not None:
+            write_states(path, states)
+        else:
+            path.write_bytes(data)
+        cases[name] = (path, expect)
+
+    states = fixture_states()
+    states[1] = _RunsCommand(f"touch {marker}")
+    add("os_system", states=states, expect="refusing to load (posix|os).system")
+    states = fixture_states()
+    states[0].state["static_kwargs"]["blur_filter"] = _self_referencing_bomb()
+    add("kwargs_bomb", states=states, expect="static_kwargs blur_filter")
+    states = fixture_states()
+    name, _ = states[1].state["variables"][0]
+    states[1].state["variables"][0] = (name, _self_referencing_bomb())
+    add("variable_bomb", states=states, expect=f"variable {re.escape(name)} is a list")
+    states = fixture_states()
+    states[1].state["static_kwargs"]["resolution"] = 16384
+    add("huge_resolution", states=states, expect="resolution=16384 is outside")
+    states = fixture_states()
+    states[1].state["static_kwargs"]["fmap_max"] = 2 ** 20
+    add("huge_fmaps", states=states, expect="fmap_max")
+    # numpy.ndarray((2**31 - 1, 2**31 - 1)) in 38 bytes.
+    add("ndarray_shape", b"\x80\x02cnumpy\nndarray\nq\x00(J\xff\xff\xff\x7fJ\xff\xff\xff\x7f\x86q\x01tq\x02Rq\x03.",
+        expect="refusing an array")
+    add("frame_overflow", b"\x80\x04\x95" + (2 ** 64 - 1).to_bytes(8, "little") + b".", expect="corrupt pickle")
+    states = fixture_states()
+    states[0].state["variables"] = 5
+    add("variables_int", states=states, expect="variables is a int")
+    states = fixture_states()
+    component = next(iter(states[0].state["components"].values()))
+    del component.state["name"]
+    add("component_without_name", states=states, expect="lacks name")
+    states = fixture_states()
+    states[2].state["build_func_name"] = ["G_style"]
+    add("build_func_list", states=states, expect="build_func_name is a list")
+    states = fixture_states()
+    name, _ = states[1].state["variables"][0]
+    states[1].state["variables"][0] = (name, "not an array")
+    add("string_value", states=states, expect=f"variable {re.escape(name)} is a str")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"weight": 1}))
+        archive.writestr("archive/version", "3\n")
+    add("torch_zip", buffer.getvalue(), expect="PyTorch file")
+    add("torch_legacy", pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2),
+        expect="PyTorch file")
+    return cases, marker
+
+
+def test_loader_refuses_every_crafted_pickle_in_process(tmp_path):
+    cases, marker = crafted_pickles(tmp_path)
+    for name, (path, expect) in cases.items():
+        if name in ("kwargs_bomb", "variable_bomb", "ndarray_shape", "huge_resolution", "huge_fmaps"):
+            continue  # bounded-resource cases run in a subprocess below
+        with pytest.raises(legacy.LegacyPickleError, match=expect):
+            legacy.load_networks(path)
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["kwargs_bomb", "variable_bomb", "ndarray_shape", "huge_resolution",
+                                  "huge_fmaps", "os_system", "frame_overflow"])
+def test_loader_stays_bounded_under_a_memory_limit(tmp_path, name):
+    cases, marker = crafted_pickles(tmp_path)
+    path, expect = cases[name]
+    code = ("import sys\nfrom stylegan_tf import legacy\n"
+            "try:\n    legacy.load_networks(sys.argv[1])\n"
+            "except legacy.LegacyPickleError as error:\n    print(f'Error: {error}', file=sys.stderr)\n"
+            "    sys.exit(1)\n")
+    returncode, lines, stderr = run_limited([sys.executable, "-c", code, str(path)], tmp_path, timeout=60)
+    assert_clean_refusal(returncode, lines, stderr, marker, expect)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,extra", [
+    ("generate.py", ["--seeds=0", "--outdir=out"]),
+    ("run_metrics.py", ["--metrics=dummy", "--result_dir=out"]),
+    ("export.py", ["--outdir=out"]),
+])
+def test_entry_points_refuse_hostile_pickles(tmp_path, script, extra):
+    cases, marker = crafted_pickles(tmp_path)
+    for name in ("os_system", "variables_int", "torch_zip"):
+        path, expect = cases[name]
+        returncode, lines, stderr = run_limited(
+            [sys.executable, str(REPO_ROOT / script), f"--network={path}", *extra], tmp_path)
+        assert_clean_refusal(returncode, lines, stderr, marker, expect)
+
+
+@pytest.mark.slow
+def test_train_resume_refuses_a_hostile_pickle_and_leaves_no_run_dir(tmp_path):
+    cases, marker = crafted_pickles(tmp_path)
+    path, expect = cases["os_system"]
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--resume={path}",
+         f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={tmp_path / 'results'}"], tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr, marker, expect)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def _structural_positions(data):
+    """Byte offsets of a pickle outside its long binary payloads (the arrays' raw data), where a
+    mutation changes structure rather than just a weight value."""
+    positions = []
+    for opcode, arg, start in pickletools.genops(data):
+        if isinstance(arg, (bytes, bytearray)) and len(arg) > 64:
+            positions.extend(range(start, start + 16))  # the opcode and its length field only
+        else:
+            positions.append(start)
+            if isinstance(arg, (str, int)):
+                positions.extend(range(start + 1, start + 1 + min(8, len(str(arg)))))
+    return np.asarray([p for p in positions if p < len(data)])
+
+
+def test_fuzzed_fixture_pickles_load_or_fail_clearly(tmp_path):
+    """Seeded byte mutations of a real pickle's structure: each outcome is a load or a
+    LegacyPickleError, never another exception."""
+    fixture = min(FIXTURES, key=lambda path: path.stat().st_size)
+    original = fixture.read_bytes()
+    positions = _structural_positions(original)
+    rng = np.random.RandomState(2024)
+    outcomes = {"loaded": 0, "refused": 0}
+    path = tmp_path / "fuzz.pkl"
+    for _ in range(300):
+        data = bytearray(original)
+        for position in rng.choice(positions, size=rng.randint(1, 4)):
+            data[position] = rng.randint(0, 256)
+        path.write_bytes(bytes(data))
+        try:
+            legacy.load_networks(path)
+            outcomes["loaded"] += 1
+        except legacy.LegacyPickleError:
+            outcomes["refused"] += 1
+    assert outcomes["loaded"] + outcomes["refused"] == 300 and outcomes["refused"] > 200, outcomes
+
+
+# ---- dataset sources ---------------------------------------------------------------------------
+
+
+def test_cifar_batches_cannot_run_code(tmp_path):
+    marker = tmp_path / "marker"
+    source = tmp_path / "cifar"
+    source.mkdir()
+    for batch in range(1, 6):
+        (source / f"data_batch_{batch}").write_bytes(pickle.dumps(_RunsCommand(f"touch {marker}")))
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "dataset_tool.py"), "create_cifar10", str(tmp_path / "ds"), str(source)],
+        tmp_path)
+    assert_clean_refusal(returncode, lines, stderr, marker, expect="refusing to load (posix|os).system")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_dataset_tool_unknown_flag_is_a_message(tmp_path):
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "dataset_tool.py"), "info", "x", "--bogus_flag"], tmp_path)
+    assert_clean_refusal(returncode, lines, stderr, expect="bogus_flag")
+
+
+# ---- PyTorch weight files ----------------------------------------------------------------------
+
+
+def _torchscript_with_tensor(size, stride, offset, storage_elements):
+    """A TorchScript-like archive whose one tensor declares `size`/`stride`/`offset` on a float32
+    storage of `storage_elements` elements (pickled with stand-ins of torch's globals)."""
+    fake_torch = types.ModuleType("torch")
+    fake_utils = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while pickling")
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    fake_torch.FloatStorage, fake_utils._rebuild_tensor_v2 = FloatStorage, _rebuild_tensor_v2
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __reduce__(self):
+            return _rebuild_tensor_v2, (Storage(), offset, size, stride, False, {})
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, "0", "cpu", storage_elements)
+            return None
+
+    saved = {name: sys.modules.get(name) for name in ("torch", "torch._utils")}
+    sys.modules["torch"], sys.modules["torch._utils"] = fake_torch, fake_utils
+    try:
+        data = io.BytesIO()
+        Pickler(data, protocol=2).dump({"weight": Tensor()})
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("archive/data.pkl", data.getvalue())
+        archive.writestr("archive/data/0", np.arange(storage_elements, dtype="<f4").tobytes())
+    return buffer.getvalue()
+
+
+def test_torch_tensor_views_are_checked_against_their_storage():
+    good = _torchscript_with_tensor((2, 3), (3, 1), 1, 8)
+    tensors, _ = torch_files.read_torchscript(good)
+    np.testing.assert_array_equal(tensors["weight"], np.arange(1, 7, dtype=np.float32).reshape(2, 3))
+    for size, stride, offset in [((1_000_000,), (1,), 0), ((4,), (1,), 6), ((2, 2), (100, 1), 0),
+                                 ((3,), (-1,), 2), ((2,), (1, 1), 0)]:
+        with pytest.raises(torch_files.TorchFileError):
+            torch_files.read_torchscript(_torchscript_with_tensor(size, stride, offset, 8))
+
+
+def write_random_dataset(path, count, resolution, channels=3):
+    rng = np.random.RandomState(0)
+    with writer.TFRecordExporter(str(path), progress=False) as exporter:
+        for _ in range(count):
+            exporter.add_image(rng.randint(0, 256, [channels, resolution, resolution]).astype(np.uint8))
+    return path
+
+
+@pytest.mark.slow
+def test_run_metrics_refuses_a_crafted_inception_file(tmp_path):
+    path = tmp_path / "inception.pt"
+    path.write_bytes(_torchscript_with_tensor((1 << 30,), (1,), 0, 8))
+    reals = write_random_dataset(tmp_path / "reals", 4, 128)
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "run_metrics.py"), f"--network={FIXTURE}", "--metrics=fid4",
+         f"--inception={path}", f"--dataset={reals}", "--result_dir=out"], tmp_path)
+    assert returncode not in (-11, 139), stderr  # no segfault
+    assert_clean_refusal(returncode, lines, stderr, expect="reach element")
+
+
+@pytest.mark.slow
+def test_a_corrupt_record_during_training_is_one_line(tmp_path):
+    dataset = write_random_dataset(tmp_path / "datasets" / "bad", 32, 32, channels=1)
+    for path in dataset.glob("*.tfrecords"):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
+         "--dataset=bad", f"--result_dir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr, expect=r"Corrupt dataset file .*bad-r0\d\.tfrecords: record")
+
+
+# ---- silent results ----------------------------------------------------------------------------
+
+
+def test_metrics_refuse_reals_of_another_resolution_and_note_repeats(tmp_path, capsys):
+    reals = write_random_dataset(tmp_path / "reals", 3, 8)
+    Gs = types.SimpleNamespace(resolution=4, num_channels=3)
+    with pytest.raises(ValueError, match="--resolution=4"):
+        evaluation.check_reals_match(Gs, evaluation.EvaluationOptions(tfrecord_dir=str(reals)), 3)
+    with pytest.raises(ValueError, match="1 channel"):
+        evaluation.check_reals_match(types.SimpleNamespace(resolution=8, num_channels=1),
+                                     evaluation.EvaluationOptions(tfrecord_dir=str(reals)), 3)
+    evaluation.check_reals_match(Gs, evaluation.EvaluationOptions(tfrecord_dir=str(reals), resolution=4), 10)
+    assert "10 real images requested but" in capsys.readouterr().err
+
+
+def test_skipped_updates_are_reported_and_a_fully_skipped_tick_stops():
+    assert stats.skipped_updates({"TrainD/overflow_frequency": 0.0, "TrainG/overflow_frequency": 0.0}) == ("", False)
+    note, stop = stats.skipped_updates({"TrainD/overflow_frequency": 0.25, "TrainG/overflow_frequency": 0.0})
+    assert note == " skipped D 25% G 0%" and not stop
+    assert stats.skipped_updates({"TrainD/overflow_frequency": 1.0, "TrainG/overflow_frequency": 1.0})[1]
+
+
+def test_generation_refuses_non_finite_psi_and_weights():
+    _, _, Gs = legacy.load_networks(FIXTURE)
+    gen = generation.ImageGenerator(Gs)
+    with pytest.raises(ValueError, match="finite"):
+        generation.generate_images(gen, [0], truncation_psi=float("nan"))
+    Gs.dlatent_avg.assign(np.full(Gs.dlatent_avg.shape, np.nan, np.float32))
+    with pytest.raises(ValueError, match="non-finite W"):
+        generation.generate_images(gen, [0], truncation_psi=0.5)
+
+
+def test_truncated_state_file_names_itself_and_the_way_round(tmp_path):
+    state_file = tmp_path / "network-snapshot-000010-state.npz"
+    snapshots.save_state(str(state_file), {"a": np.arange(1000)}, {"version": resume.STATE_VERSION})
+    state_file.write_bytes(state_file.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"network-snapshot-000010-state\.npz.*--resume_without_state"):
+        resume._load_training_state(None, str(state_file))
+
+
+def test_stale_temp_folders_of_a_killed_export_are_removed(tmp_path, capsys):
+    target = tmp_path / "ds"
+    stale = [tmp_path / ".ds.tmp-abc123", tmp_path / ".ds.old-xyz"]
+    for folder in stale:
+        (folder / "inner").mkdir(parents=True)
+    other = tmp_path / ".other.tmp-1"
+    other.mkdir()
+    with writer.TFRecordExporter(str(target), progress=True) as exporter:
+        exporter.add_image(np.zeros([1, 4, 4], np.uint8))
+    assert not any(folder.exists() for folder in stale) and other.exists() and target.is_dir()
+    assert "left by an interrupted run" in capsys.readouterr().out
+
+
+def test_interrupted_snapshot_writes_are_removed_on_resume(tmp_path):
+    pkl = tmp_path / "network-snapshot-000000.pkl"
+    pkl.write_bytes(FIXTURE.read_bytes())
+    leftover = tmp_path / ".network-snapshot-000012.pkl.k3j4.tmp"
+    leftover.write_bytes(b"partial")
+    messages = []
+    resume.read_networks(str(pkl), messages.append)
+    assert not leftover.exists() and any("interrupted snapshot" in message for message in messages)
