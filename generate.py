@@ -24,9 +24,10 @@ from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
 flags.DEFINE_string("seeds", "0-7", "Seeds, e.g. '0-63' or '1,5,7-9'.")
-flags.DEFINE_float("truncation_psi", 0.7, "Truncation strength (1 = none).")
-flags.DEFINE_integer("truncation_cutoff", 8, "Truncate the first this many layers (8 = coarse "
-                     "and middle styles; >= the number of layers for all).")
+flags.DEFINE_float("truncation_psi", None, "Truncation strength (1 = none). Default: the network's own "
+                   "(StyleGAN 0.7, StyleGAN2 0.5).")
+flags.DEFINE_integer("truncation_cutoff", None, "Truncate the first this many layers. Default: the "
+                     "network's own (StyleGAN 8 = coarse and middle styles, StyleGAN2 every layer).")
 flags.DEFINE_enum("noise", "const", generation.NOISE_MODES,
                   "const: the network's stored noise; random: noise drawn from each seed.")
 flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-separated "
@@ -43,11 +44,12 @@ def main():
     _, _, Gs = pretrained.load_networks(FLAGS.network)
     labels = cli.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
     gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
+    psi, cutoff = generation.truncation_defaults(Gs, FLAGS.truncation_psi, FLAGS.truncation_cutoff)
     outdir = pathlib.Path(FLAGS.outdir)
     generated = []
     with tqdm(total=len(seeds), unit="img", desc="generate") as bar:
         for chunk, chunk_images in generation.iterate_images(
-                gen, seeds, FLAGS.truncation_psi, FLAGS.truncation_cutoff, FLAGS.noise,
+                gen, seeds, psi, cutoff, FLAGS.noise,
                 labels):
             for seed, image in zip(chunk, chunk_images):
                 images.save_png(outdir / f"seed{seed:04d}.png", image)

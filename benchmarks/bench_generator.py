@@ -1,10 +1,13 @@
 """Gs inference speed: images/s of the default-width generator, eager vs tf.function vs XLA.
 
-Builds the full-size architecture (fmap_base 8192, fmap_max 512, 512-d latents, 8 mapping layers)
-with random weights and calls it as users do: truncation psi 0.7, cutoff 8, random noise.
-Compare with the original release's figures in ../shared/PERF.md (same machine kind).
+Builds the full-size architecture with random weights and calls it as users do, random noise:
+StyleGAN (`--family=stylegan`, G_style, fmap_base 8192, psi 0.7, cutoff 8) or StyleGAN2 config F
+(`--family=stylegan2`, G_main + skip synthesis, fmap_base 16384, psi 0.5 on every layer;
+`--fused_modconv=true,false` times both forms of the modulated convolution). Compare with the
+original release's figures in ../shared/PERF.md (same machine kind).
 
     python benchmarks/bench_generator.py --resolutions=256,1024 --batch_sizes=1,8
+    python benchmarks/bench_generator.py --family=stylegan2 --batch_sizes=1,4 --modes=function
 """
 
 import os
@@ -26,6 +29,8 @@ flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes to benchmark.")
 flags.DEFINE_list("modes", ["eager", "function", "xla"], "Execution modes to benchmark.")
 flags.DEFINE_float("min_seconds", 10.0, "Measure each case for at least this long.")
 flags.DEFINE_integer("min_runs", 3, "...and at least this many calls.")
+flags.DEFINE_enum("family", "stylegan", ["stylegan", "stylegan2"], "Network family.")
+flags.DEFINE_list("fused_modconv", ["true"], "StyleGAN2: fused_modconv values to time.")
 
 
 def measure(call, batch_size, min_seconds, min_runs):
@@ -44,22 +49,26 @@ def measure(call, batch_size, min_seconds, min_runs):
 def main(_):
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, devices: "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}")
-    print(f"{'resolution':>10} {'batch':>5} {'mode':>8} {'img/s':>8} {'warm-up s':>10}")
+    print(f"{'family':>9} {'fused':>5} {'resolution':>10} {'batch':>5} {'mode':>8} {'img/s':>8} {'warm-up s':>10}")
+    variants = [None] if FLAGS.family == "stylegan" else [value.lower() == "true" for value in FLAGS.fused_modconv]
     for resolution in map(int, FLAGS.resolutions):
-        Gs = networks.Generator(resolution=resolution, num_channels=3, name="Gs")
+        for fused in variants:
+            if FLAGS.family == "stylegan":
+                Gs = networks.Generator(resolution=resolution, num_channels=3, name="Gs")
+                kwargs = dict(truncation_psi=0.7, truncation_cutoff=8)
+            else:
+                Gs = networks.GeneratorMain(resolution=resolution, num_channels=3, fused_modconv=fused, name="Gs")
+                kwargs = dict(truncation_psi=0.5)
 
-        def eager(latents):
-            return Gs(latents, None, truncation_psi=0.7, truncation_cutoff=8,
-                      randomize_noise=True)
+            def eager(latents, Gs=Gs, kwargs=kwargs):
+                return Gs(latents, None, randomize_noise=True, **kwargs)
 
-        calls = {"eager": eager, "function": tf.function(eager),
-                 "xla": tf.function(eager, jit_compile=True)}
-        for batch_size in map(int, FLAGS.batch_sizes):
-            for mode in FLAGS.modes:
-                rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds,
-                                       FLAGS.min_runs)
-                print(f"{resolution:>10} {batch_size:>5} {mode:>8} {rate:>8.2f} {warmup:>10.1f}",
-                      flush=True)
+            calls = {"eager": eager, "function": tf.function(eager), "xla": tf.function(eager, jit_compile=True)}
+            for batch_size in map(int, FLAGS.batch_sizes):
+                for mode in FLAGS.modes:
+                    rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds, FLAGS.min_runs)
+                    print(f"{FLAGS.family:>9} {str(fused):>5} {resolution:>10} {batch_size:>5} {mode:>8} "
+                          f"{rate:>8.2f} {warmup:>10.1f}", flush=True)
 
 
 if __name__ == "__main__":

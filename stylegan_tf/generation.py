@@ -38,6 +38,16 @@ def use_reproducible_arithmetic():
     tf.config.experimental.enable_op_determinism()
 
 
+def truncation_defaults(Gs, truncation_psi=None, truncation_cutoff=None):
+    """(psi, cutoff) to use: the given values, else the network's own defaults (StyleGAN's G_style
+    0.7 on 8 layers, StyleGAN2's G_main 0.5 on every layer)."""
+    psi = Gs.style_config["truncation_psi"] if truncation_psi is None else truncation_psi
+    cutoff = Gs.style_config["truncation_cutoff"] if truncation_cutoff is None else truncation_cutoff
+    if cutoff is None and psi is not None:
+        cutoff = Gs.num_layers  # StyleGAN2's None: every layer (StyleGAN's G_style needs a number)
+    return psi, cutoff
+
+
 def latents_from_seeds(seeds, latent_size):
     """[len(seeds), latent_size] float32: row i = RandomState(seeds[i]).randn(1, latent_size)."""
     return np.concatenate([np.random.RandomState(seed).randn(1, latent_size)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import ops
+from stylegan_tf import ops, upfirdn
 
 _PACKAGE = "stylegan_tf"
 
@@ -288,3 +288,173 @@ class MinibatchStddev(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size,
                 "num_new_features": self.num_new_features}
+
+
+# ---------------------------------------------------------------------------------------------
+# StyleGAN2 (`training/networks_stylegan2.py`): every weight has gain 1 (runtime 1/sqrt(fan_in)),
+# and the nonlinearity carries the gain: `act(x + bias) * gain` (`ops.bias_act`).
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BiasActDense(keras.layers.Layer):
+    """StyleGAN2's `dense_layer` + `apply_bias_act`: flattens rank > 2 inputs (channels-last order;
+    the loader permutes the one such weight stored in NCHW order).
+
+    Args:
+        units: output features.
+        lrmul: learning-rate multiplier of the weight and the bias.
+        activation: a `fused_bias_act` nonlinearity ('linear', 'lrelu', ...), with its default gain.
+        use_bias: add a bias.
+    """
+
+    def __init__(self, units, lrmul=1.0, activation="linear", use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.lrmul = float(lrmul)
+        self.activation = activation
+        self.use_bias = bool(use_bias)
+        ops.bias_act_gain(activation)  # validates the name
+
+    def build(self, input_shape):
+        fan_in = int(np.prod(input_shape[1:]))
+        init_std, self.weight_multiplier = weight_scaling(fan_in, 1.0, True, self.lrmul)
+        self.weight = self.add_weight(name="weight", shape=(fan_in, self.units),
+                                      initializer=keras.initializers.RandomNormal(stddev=init_std))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+
+    def call(self, x):
+        if len(x.shape) > 2:
+            x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+        x = tf.matmul(x, self.weight * self.weight_multiplier)
+        return ops.bias_act(x, self.bias * self.lrmul if self.use_bias else None, self.activation)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "lrmul": self.lrmul,
+                "activation": self.activation, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FIRConv2D(keras.layers.Layer):
+    """StyleGAN2's `conv2d_layer` (+ `apply_bias_act`): SAME stride-1 conv, or 2x FIR up-/down-
+    sampling fused with the conv as `upsample_conv_2d` / `conv_downsample_2d`.
+
+    Args:
+        filters, kernel_size: output channels and odd kernel size.
+        resample: None, 'up' or 'down'.
+        resample_kernel: FIR kernel (None: [1, 1]).
+        use_bias, activation: optional bias and `fused_bias_act` nonlinearity.
+    """
+
+    def __init__(self, filters, kernel_size, resample=None, resample_kernel=(1, 3, 3, 1), use_bias=True,
+                 activation="linear", **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size < 1 or kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
+        if resample not in (None, "up", "down"):
+            raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}.")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.resample = resample
+        self.resample_kernel = None if resample_kernel is None else [float(v) for v in np.ravel(resample_kernel)]
+        upfirdn.setup_kernel(self.resample_kernel)  # validates it
+        self.use_bias = bool(use_bias)
+        self.activation = activation
+        ops.bias_act_gain(activation)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        init_std, self.weight_multiplier = weight_scaling(self.kernel_size ** 2 * in_channels, 1.0, True, 1.0)
+        self.weight = self.add_weight(
+            name="weight", shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=init_std))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, x):
+        x = resampling_conv(x, self.weight * self.weight_multiplier, self.resample, self.resample_kernel)
+        if not self.use_bias and self.activation == "linear":
+            return x
+        return ops.bias_act(x, self.bias if self.use_bias else None, self.activation)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "resample": self.resample, "resample_kernel": self.resample_kernel,
+                "use_bias": self.use_bias, "activation": self.activation}
+
+
+def resampling_conv(x, weight, resample, resample_kernel):
+    """SAME conv, `upsample_conv_2d` ('up') or `conv_downsample_2d` ('down') with an HWIO weight."""
+    if resample == "up":
+        return upfirdn.upsample_conv_2d(x, weight, resample_kernel)
+    if resample == "down":
+        return upfirdn.conv_downsample_2d(x, weight, resample_kernel)
+    return tf.nn.conv2d(x, weight, strides=[1, 1, 1, 1], padding="SAME")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ModulatedConv2D(keras.layers.Layer):
+    """StyleGAN2's modulated convolution with its epilogue (`modulated_conv2d_layer` + noise + bias
+    + activation), as one layer: variables `weight`, `mod_weight`, `mod_bias`, `noise_strength`
+    (with `use_noise`) and `bias`, in the original's order.
+
+    style `s = w @ (mod_weight / sqrt(dlatent_size)) + mod_bias + 1`; weight `W * s` per input
+    channel, demodulated by `rsqrt(sum W'^2 + 1e-8)` per output channel. `fused_modconv` selects the
+    original's grouped-convolution form; both forms compute the same function, and here both scale
+    the activations instead of the weights (`x * s`, shared conv, `* d`), which avoids grouped
+    convolutions (slow or missing on CPUs) and agrees with the fused form to float rounding.
+
+    Call: `layer(x [N, H, W, I], w [N, dlatent_size], noise [N or 1, H', W', 1] or None)`.
+    """
+
+    def __init__(self, filters, kernel_size, demodulate=True, up=False, resample_kernel=(1, 3, 3, 1),
+                 fused_modconv=True, use_noise=True, activation="lrelu", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.demodulate = bool(demodulate)
+        self.up = bool(up)
+        self.resample_kernel = None if resample_kernel is None else [float(v) for v in np.ravel(resample_kernel)]
+        upfirdn.setup_kernel(self.resample_kernel)
+        self.fused_modconv = bool(fused_modconv)
+        self.use_noise = bool(use_noise)
+        self.activation = activation
+        ops.bias_act_gain(activation)
+
+    def build(self, input_shape, dlatent_shape=None):
+        in_channels = int(input_shape[-1])
+        dlatent_size = int((dlatent_shape or (None, 512))[-1])
+        _, self.weight_multiplier = weight_scaling(self.kernel_size ** 2 * in_channels, 1.0, True, 1.0)
+        _, self.mod_multiplier = weight_scaling(dlatent_size, 1.0, True, 1.0)
+        normal = keras.initializers.RandomNormal(stddev=1.0)
+        self.weight = self.add_weight(name="weight", initializer=normal,
+                                      shape=(self.kernel_size, self.kernel_size, in_channels, self.filters))
+        self.mod_weight = self.add_weight(name="mod_weight", shape=(dlatent_size, in_channels), initializer=normal)
+        self.mod_bias = self.add_weight(name="mod_bias", shape=(in_channels,), initializer="zeros")
+        if self.use_noise:
+            self.noise_strength = self.add_weight(name="noise_strength", shape=(), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.built = True
+
+    def styles(self, w):
+        """s [N, I]: the per-sample scale of each input channel."""
+        return tf.matmul(w, self.mod_weight * self.mod_multiplier) + self.mod_bias + 1.0
+
+    def call(self, x, w, noise=None):
+        weight = self.weight * self.weight_multiplier
+        s = self.styles(w)
+        x = x * s[:, tf.newaxis, tf.newaxis, :]
+        x = resampling_conv(x, weight, "up" if self.up else None, self.resample_kernel)
+        if self.demodulate:
+            # sum_{kh, kw, i} (W[kh, kw, i, o] s[n, i])^2 as s^2 @ sum_{kh, kw} W^2.
+            d = tf.math.rsqrt(tf.matmul(tf.square(s), tf.reduce_sum(tf.square(weight), axis=[0, 1])) + 1e-8)
+            x = x * d[:, tf.newaxis, tf.newaxis, :]
+        if self.use_noise and noise is not None:
+            x = x + noise * self.noise_strength
+        return ops.bias_act(x, self.bias, self.activation)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "demodulate": self.demodulate, "up": self.up, "resample_kernel": self.resample_kernel,
+                "fused_modconv": self.fused_modconv, "use_noise": self.use_noise,
+                "activation": self.activation}

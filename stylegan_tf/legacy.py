@@ -181,10 +181,13 @@ def original_variables(net):
 # ---------------------------------------------------------------------------------------------
 # Loading.
 
-_STYLEGAN2_FUNCS = ("G_main", "D_stylegan2", "G_synthesis_stylegan2", "G_synthesis_stylegan_revised",
-                    "G_mapping_stylegan2")
 _PROGAN_FUNCS = ("G_paper", "D_paper")
-_BUILDERS = {"G_style": networks.Generator, "D_basic": networks.Discriminator}
+# Top-level build functions of the StyleGAN release (G_style, D_basic; also StyleGAN2's config A)
+# and of the StyleGAN2 release; components are rebuilt by their parent.
+_BUILDERS = {cls.FUNC_NAME: cls for cls in (
+    networks.Generator, networks.Discriminator, networks.GeneratorMain, networks.DiscriminatorStyleGAN2,
+    networks.DiscriminatorRevised)}
+_STATE_VERSIONS = (2, 3, 4)  # StyleGAN writes 3 (2 in early pickles), StyleGAN2 4
 
 
 # static_kwargs of the original networks are scalars and short lists (blur_filter); sizes beyond
@@ -260,14 +263,13 @@ def _check_state_fields(obj, what, path):
 
 def _check_network_state(obj, what, path):
     state = _check_state_fields(obj, what, path)
-    if state.get("version") not in (2, 3):
+    if state.get("version") == 5:
+        raise LegacyPickleError(f"{path}: {what} is a StyleGAN2-ADA (TF) network (state version 5); "
+                                "stylegan-tf loads the StyleGAN and StyleGAN2 releases' pickles (versions 2-4).")
+    if state.get("version") not in _STATE_VERSIONS:
         raise LegacyPickleError(f"{path}: {what} has network state version "
-                                f"{state.get('version')!r}; versions 2 and 3 are supported.")
+                                f"{state.get('version')!r}; versions 2 to 4 are supported.")
     func = state["build_func_name"]
-    if func in _STYLEGAN2_FUNCS or "stylegan2" in func.lower():
-        raise LegacyPickleError(f"{path}: {what} is a StyleGAN2 (or later) network "
-                                f"(build function {func}); stylegan-tf loads the original "
-                                "StyleGAN (G_style / D_basic) only.")
     if func in _PROGAN_FUNCS:
         raise LegacyPickleError(f"{path}: {what} is a Progressive GAN network (build function "
                                 f"{func}); stylegan-tf loads StyleGAN networks (G_style / "
@@ -295,6 +297,7 @@ def network_from_state(obj, what="network", path="<pickle>"):
         net = builder(name=state["name"], **dict(state["static_kwargs"]))
     except (ValueError, TypeError) as error:
         raise LegacyPickleError(f"{path}: {what}: {error}") from None
+    net.state_version = int(state["version"])  # written back in the same format
     targets = original_variables(net)
     stored = _flatten_state_variables(state)
     unused = [name for name, _ in stored if name not in targets]
@@ -346,13 +349,18 @@ def load_network(path, what="network"):
 # ---------------------------------------------------------------------------------------------
 # Saving in the original format.
 
-_MISSING_SOURCE = "# stylegan-tf: build_module_src is not stored; rebuild from build_func_name.\n"
 
 
-def _own_state(net, name, func_name, static_kwargs, variables, components=None):
+def _build_module_src(version):
+    # A module of our own that imports the release's networks, so that the original code run from
+    # its checkout (and the TF1 tools built on it) loads our pickles; never the release's source.
+    return f"from training.{'networks_stylegan2' if version >= 4 else 'networks_stylegan'} import *\n"
+
+
+def _own_state(version, name, func_name, static_kwargs, variables, components=None):
     return NetworkState({
-        "version": 3, "name": name, "static_kwargs": dict(static_kwargs),
-        "components": dict(components or {}), "build_module_src": _MISSING_SOURCE,
+        "version": version, "name": name, "static_kwargs": dict(static_kwargs),
+        "components": dict(components or {}), "build_module_src": _build_module_src(version),
         "build_func_name": func_name, "variables": variables})
 
 
@@ -362,22 +370,22 @@ def _stored_value(name, variable):
 
 
 def network_to_state(net):
-    """The original `Network.__getstate__` dict (as a `NetworkState`) of a Generator or
-    Discriminator."""
+    """The original `Network.__getstate__` dict (as a `NetworkState`) of a generator or
+    discriminator of either release (state version 3 for StyleGAN's, 4 for StyleGAN2's, or the
+    version the network was loaded from)."""
     own = lambda names: [(n, _stored_value(n, v)) for n, v in names]  # noqa: E731
-    if isinstance(net, networks.Discriminator):
-        return _own_state(net, net.name, "D_basic", net.static_kwargs,
-                          own(net.original_variables().items()))
-    if not isinstance(net, networks.Generator):
-        raise TypeError(f"expected a Generator or Discriminator, got {type(net).__name__}.")
+    if type(net) not in _BUILDERS.values():
+        raise TypeError(f"expected a generator or discriminator, got {type(net).__name__}.")
+    version = getattr(net, "state_version", net.STATE_VERSION)
+    if not hasattr(net, "synthesis"):
+        return _own_state(version, net.name, net.FUNC_NAME, net.static_kwargs, own(net.original_variables().items()))
     components = {}
-    for key, component, func in (("synthesis", net.synthesis, "G_synthesis"),
-                                 ("mapping", net.mapping, "G_mapping")):
-        components[key] = _own_state(component, component.name, func, component.static_kwargs,
+    for key, component in (("synthesis", net.synthesis), ("mapping", net.mapping)):
+        components[key] = _own_state(version, component.name, component.FUNC_NAME, component.static_kwargs,
                                      own(component.original_variables().items()))
     components["mapping"].state["static_kwargs"]["dlatent_broadcast"] = net.num_layers
     own_vars = [("lod", net.lod), ("dlatent_avg", net.dlatent_avg)]
-    return _own_state(net, net.name, "G_style", net.static_kwargs, own(own_vars), components)
+    return _own_state(version, net.name, net.FUNC_NAME, net.static_kwargs, own(own_vars), components)
 
 
 class _OriginalFormatPickler(pickle._Pickler):

@@ -42,6 +42,36 @@ def activation_fn(name):
     raise ValueError(f"Unknown nonlinearity {name!r}; expected 'lrelu' or 'relu'.")
 
 
+# StyleGAN2's `fused_bias_act` nonlinearities: function and default gain (applied after it).
+_BIAS_ACTIVATIONS = {
+    "linear": (tf.identity, 1.0),
+    "relu": (tf.nn.relu, float(np.sqrt(2))),
+    "lrelu": (leaky_relu, float(np.sqrt(2))),
+    "tanh": (tf.tanh, 1.0),
+    "sigmoid": (tf.sigmoid, 1.0),
+    "elu": (tf.nn.elu, 1.0),
+    "selu": (tf.nn.selu, 1.0),
+    "softplus": (tf.nn.softplus, 1.0),
+    "swish": (lambda x: x * tf.sigmoid(x), float(np.sqrt(2))),
+}
+
+
+def bias_act_gain(name):
+    """The default gain of a StyleGAN2 nonlinearity (sqrt(2) for relu, lrelu and swish)."""
+    if name not in _BIAS_ACTIVATIONS:
+        raise ValueError(f"Unknown nonlinearity {name!r}; expected one of {', '.join(_BIAS_ACTIVATIONS)}.")
+    return _BIAS_ACTIVATIONS[name][1]
+
+
+def bias_act(x, bias, activation="linear", gain=None):
+    """StyleGAN2's `fused_bias_act` on the last axis: `act(x + bias) * gain` (default gain per act)."""
+    function, default_gain = _BIAS_ACTIVATIONS[activation] if activation in _BIAS_ACTIVATIONS else (
+        None, bias_act_gain(activation))
+    gain = default_gain if gain is None else gain
+    x = function(x + bias if bias is not None else x)
+    return x * gain if gain != 1 else x
+
+
 def pixel_norm(x, epsilon=1e-8):
     """Normalizes each feature vector (last axis) to unit RMS."""
     return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon)

@@ -91,6 +91,36 @@ _official("cats-256", "cats-256x256", "1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ", (256,
           "StyleGAN, LSUN Cat, 256x256")
 
 
+# The StyleGAN2 release (its `pretrained_networks.py`): config F for every dataset, the paper's
+# Table 1 configs A-E for FFHQ and LSUN Car, and Table 2's architecture grid of config E. The name is
+# the file name without .pkl; the release's `gdrive:networks/...` paths are aliases.
+_CDN2 = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
+_SG2_DATASETS = {"ffhq": ("Flickr-Faces-HQ (FFHQ), 1024x1024", (1024, 1024), "abcdef"),
+                 "car": ("LSUN Car, 512x384 (stored as 512x512)", (512, 384), "abcdef"),
+                 "cat": ("LSUN Cat, 256x256", (256, 256), "af"),
+                 "church": ("LSUN Church, 256x256", (256, 256), "af"),
+                 "horse": ("LSUN Horse, 256x256", (256, 256), "af")}
+
+
+def _official_stylegan2(stem, image_size, description, folder=""):
+    filename = f"{stem}.pkl"
+    network = register_network(PretrainedNetwork(
+        name=stem, filename=filename, url=_CDN2 + folder + filename, image_size=image_size,
+        description=description))
+    _ALIASES[f"gdrive:networks/{folder}{filename}"] = network.name
+
+
+for _dataset, (_what, _size, _configs) in _SG2_DATASETS.items():
+    for _config in _configs:
+        _official_stylegan2(f"stylegan2-{_dataset}-config-{_config}", _size,
+                            f"StyleGAN2 config {_config.upper()}, {_what}")
+    if _dataset in ("ffhq", "car"):
+        for _g in ("orig", "skip", "resnet"):
+            for _d in ("orig", "skip", "resnet"):
+                _official_stylegan2(f"stylegan2-{_dataset}-config-e-G{_g}-D{_d}", _size,
+                                    f"StyleGAN2 config E, G {_g} / D {_d} (Table 2), {_what}", folder="table2/")
+
+
 def lookup(spec):
     """The registered network a name, file name or URL refers to, or None."""
     text = str(spec).strip()

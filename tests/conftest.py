@@ -8,13 +8,13 @@ FIXTURES_DIR = SHARED_DIR / "fixtures"
 FACES_DIR = SHARED_DIR / "data" / "frl_faces_256"
 
 
-def fixture_dirs(default_subdir, env_var):
+def fixture_dirs(default_subdir, env_var=None):
     """Every fixture directory under shared/fixtures/<default_subdir> plus those in $env_var."""
     dirs = []
     base = FIXTURES_DIR / default_subdir
     if base.is_dir():
         dirs += sorted(p for p in base.iterdir() if p.is_dir())
-    for entry in os.environ.get(env_var, "").split(","):
+    for entry in (os.environ.get(env_var, "") if env_var else "").split(","):
         if entry.strip():
             dirs.append(pathlib.Path(entry.strip()))
     return dirs

@@ -11,6 +11,7 @@ import pytest
 from stylegan_tf import legacy, networks
 
 from conftest import fixture_dirs
+from original_fixtures import all_fixture_dirs
 
 FIXTURE_DIRS = fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
 FIXTURE_PKL = FIXTURE_DIRS[0] / "network.pkl" if FIXTURE_DIRS else None
@@ -111,7 +112,7 @@ def test_pytorch_pickle_is_named(tmp_path):
         legacy.load_networks(path)
 
 
-@pytest.mark.parametrize("func,message", [("G_main", "StyleGAN2"),
+@pytest.mark.parametrize("func,message", [("G_main", "stores variables that the rebuilt network does not have"),
                                           ("G_paper", "Progressive GAN"),
                                           ("G_mystery", "unknown build function 'G_mystery'")])
 def test_other_build_functions(tmp_path, original_states, func, message):
@@ -158,8 +159,10 @@ def test_numpy2_module_names_load_too(tmp_path, original_states):
     assert G.resolution == original_states[0].state["static_kwargs"]["resolution"]
 
 
-def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original_states):
-    G, D, Gs = legacy.load_networks(FIXTURE_PKL)
+@pytest.mark.parametrize("fixture_dir", all_fixture_dirs(), ids=lambda path: path.name)
+def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, fixture_dir):
+    original_states = legacy.read_pickle(fixture_dir / "network.pkl")
+    G, D, Gs = legacy.load_networks(fixture_dir / "network.pkl")
     path = tmp_path / "resaved.pkl"
     legacy.save_networks(path, G, D, Gs)
     resaved = legacy.read_pickle(path)
@@ -167,7 +170,7 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original
     assert not list(tmp_path.glob(".*.tmp"))  # nothing left behind by the atomic write
 
     def flatten(state):
-        yield state["name"], state["build_func_name"], state["static_kwargs"]
+        yield state["name"], state["build_func_name"], state["static_kwargs"], state["version"]
         for name, value in state["variables"]:
             yield name, np.asarray(value).dtype, np.asarray(value).shape, np.asarray(value).tobytes()
         for key, component in state.get("components", {}).items():
@@ -176,6 +179,9 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, original
 
     for original, ours in zip(original_states, resaved):
         assert list(flatten(ours.state)) == list(flatten(original.state))
+        # A one-line module importing the release's networks, so the original code loads it too.
+        module = "networks_stylegan2" if original.state["version"] >= 4 else "networks_stylegan"
+        assert ours.state["build_module_src"] == f"from training.{module} import *\n"
 
 
 def test_single_network_round_trip(tmp_path):

@@ -1,7 +1,7 @@
 """Our networks, loaded from pickles made by the ORIGINAL code, reproduce its recorded outputs.
 
-Every directory in ../shared/fixtures/original-stylegan and in $STYLEGAN_FIXTURES is checked,
-driven by its meta.json.
+Every directory in ../shared/fixtures/original-stylegan, ../shared/fixtures/original-stylegan2 and
+$STYLEGAN_FIXTURES is checked, driven by its meta.json (StyleGAN and StyleGAN2 alike).
 """
 
 import numpy as np
@@ -9,18 +9,19 @@ import pytest
 
 from stylegan_tf import legacy
 
-from conftest import fixture_dirs
 from original_fixtures import (
-    GRADIENT_TOLERANCE,
     OUTPUT_TOLERANCE,
     Fixture,
+    all_fixture_dirs,
     compute_gradients,
     gradient_error,
+    gradient_tolerance,
     nchw_to_nhwc,
     output_error,
+    set_lod,
 )
 
-FIXTURE_DIRS = fixture_dirs("original-stylegan", "STYLEGAN_FIXTURES")
+FIXTURE_DIRS = all_fixture_dirs()
 _loaded = {}
 
 
@@ -33,6 +34,7 @@ def fixture(request):
 
 def test_fixtures_were_found():
     assert FIXTURE_DIRS, "no original-stylegan fixtures found: is ../shared next to the checkout?"
+    assert any("stylegan2" in str(path) for path in FIXTURE_DIRS), "no original-stylegan2 fixtures found"
 
 
 def test_loaded_networks_match_meta(fixture):
@@ -56,7 +58,7 @@ def test_noise_buffers_and_dlatent_avg(fixture):
         variables = legacy.original_variables(net)
         np.testing.assert_array_equal(np.asarray(net.dlatent_avg),
                                       fixture.arrays[f"{prefix}_dlatent_avg"])
-        for index in range(net.synthesis.num_layers):
+        for index in range(len(net.synthesis.noise_buffers)):
             stored = legacy.to_original_layout(f"G_synthesis/noise{index}",
                                                np.asarray(variables[f"G_synthesis/noise{index}"]))
             np.testing.assert_array_equal(stored, fixture.arrays[f"{prefix}_noise/noise{index}"])
@@ -97,14 +99,14 @@ def test_generator_at_every_lod(fixture, structure):
     count = fixture.meta["n_g"]
     try:
         for lod in fixture.meta["lods"]:
-            G.lod.assign(lod)
+            set_lod(G, lod)
             images = G(fixture.arrays["latents"][:count], fixture.labels[:count],
                        is_training=True, style_mixing_prob=None, dlatent_avg_beta=None,
                        randomize_noise=False, structure=structure)
             expected = nchw_to_nhwc(fixture.arrays[f"G_images_lod{lod:.1f}"])
             assert output_error(images, expected) <= OUTPUT_TOLERANCE, lod
     finally:
-        G.lod.assign(0.0)
+        set_lod(G, 0.0)
 
 
 @pytest.mark.parametrize("structure", ["recursive", "linear"])
@@ -115,11 +117,11 @@ def test_discriminator_at_every_lod_and_batch(fixture, structure):
     assert cases
     try:
         for key, batch, lod in cases:
-            D.lod.assign(lod)
+            set_lod(D, lod)
             scores = D(images[:batch], fixture.labels[:batch], structure=structure)
             assert output_error(scores, fixture.arrays[key]) <= OUTPUT_TOLERANCE, key
     finally:
-        D.lod.assign(0.0)
+        set_lod(D, 0.0)
 
 
 def test_gradients(fixture):
@@ -133,4 +135,4 @@ def test_gradients(fixture):
                 continue  # structure-dependent at integer lods (see the fixture README)
             assert name in ours, f"{group}: no gradient for {name}"
             error = gradient_error(ours[name], reference)
-            assert error <= GRADIENT_TOLERANCE, f"{group}/{name}: relative error {error:.2e}"
+            assert error <= gradient_tolerance(name), f"{group}/{name}: relative error {error:.2e}"

@@ -66,8 +66,14 @@ def http_server(tmp_path):
 
 
 def test_official_networks_are_registered():
-    assert list(pretrained.NETWORKS) == ["ffhq-1024", "celebahq-1024", "bedrooms-256",
-                                         "cars-512x384", "cats-256"]
+    assert list(pretrained.NETWORKS)[:5] == ["ffhq-1024", "celebahq-1024", "bedrooms-256",
+                                             "cars-512x384", "cats-256"]
+    stylegan2 = [name for name in pretrained.NETWORKS if name.startswith("stylegan2-")]
+    assert len(stylegan2) == 6 + 6 + 2 + 2 + 2 + 18  # configs A-F (FFHQ, car), A and F, Table 2 grids
+    f = pretrained.lookup("gdrive:networks/stylegan2-ffhq-config-f.pkl")
+    assert f.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl"
+    assert pretrained.lookup("stylegan2-car-config-e-Gskip-Dresnet").url.endswith(
+        "/stylegan2/networks/table2/stylegan2-car-config-e-Gskip-Dresnet.pkl")
     ffhq = pretrained.NETWORKS["ffhq-1024"]
     assert ffhq.url == ("https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/"
                         "karras2019stylegan-ffhq-1024x1024.pkl")

@@ -101,8 +101,9 @@ def check_reals_match(Gs, options, num_images):
     """Refuses reals of another resolution or channel count than Gs makes (a metric between them
     would be computed, and meaningless); notes when `num_images` exceeds the dataset."""
     reals = open_reals(options)
-    made = (int(Gs.resolution), int(Gs.num_channels))
     held = (reals.resolution, reals.num_channels)
+    # A stand-in that declares no output shape (a replay of images, say) cannot be checked.
+    made = (int(Gs.resolution), int(Gs.num_channels)) if hasattr(Gs, "resolution") else held
     if made != held:
         hint = (f" (read it at {made[0]}x{made[0]} with --resolution={made[0]})"
                 if made[1] == held[1] and made[0] < held[0] else "")

@@ -1,7 +1,10 @@
 """The networks as Keras models, channels-last, with every variable named by its original name.
 
 `stylegan`: the StyleGAN release's `G_style` (`Generator`), `G_mapping` (`Mapping`), `G_synthesis`
-(`Synthesis`) and `D_basic` (`Discriminator`). `base`: what the families share.
+(`Synthesis`) and `D_basic` (`Discriminator`). `stylegan2`: the StyleGAN2 release's `G_main`
+(`GeneratorMain`) with `G_mapping` (`MappingStyleGAN2`), `G_synthesis_stylegan2`
+(`SynthesisStyleGAN2`) or `G_synthesis_stylegan_revised` (`SynthesisRevised`), and `D_stylegan2`
+(`DiscriminatorStyleGAN2`) and `D_stylegan` (`DiscriminatorRevised`). `base`: what they share.
 """
 
 from stylegan_tf.networks.base import mix_at_cutoff, truncate_dlatents
@@ -16,7 +19,16 @@ from stylegan_tf.networks.stylegan import (
                                            Mapping,
                                            Synthesis,
 )
+from stylegan_tf.networks.stylegan2 import (
+                                           DiscriminatorRevised,
+                                           DiscriminatorStyleGAN2,
+                                           GeneratorMain,
+                                           MappingStyleGAN2,
+                                           SynthesisRevised,
+                                           SynthesisStyleGAN2,
+)
 
-__all__ = ["D_BASIC_DEFAULTS", "G_STYLE_DEFAULTS", "GENERATOR_KWARGS", "MAPPING_DEFAULTS",
-           "SYNTHESIS_DEFAULTS", "Discriminator", "Generator", "Mapping", "Synthesis",
-           "mix_at_cutoff", "truncate_dlatents"]
+__all__ = ["D_BASIC_DEFAULTS", "G_STYLE_DEFAULTS", "GENERATOR_KWARGS", "MAPPING_DEFAULTS", "SYNTHESIS_DEFAULTS",
+           "Discriminator", "Generator", "Mapping", "Synthesis", "mix_at_cutoff", "truncate_dlatents",
+           "DiscriminatorRevised", "DiscriminatorStyleGAN2", "GeneratorMain", "MappingStyleGAN2",
+           "SynthesisRevised", "SynthesisStyleGAN2"]

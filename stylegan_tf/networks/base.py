@@ -33,9 +33,9 @@ def resolve_kwargs(kwargs, defaults, accepted, network):
     return config
 
 
-def fmaps(fmap_base, fmap_decay, fmap_max):
-    """The original's `nf(stage)`: feature maps of a stage."""
-    return lambda stage: min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
+def fmaps(fmap_base, fmap_decay, fmap_max, fmap_min=1):
+    """The original's `nf(stage)`: feature maps of a stage (StyleGAN2 also clips at fmap_min)."""
+    return lambda stage: max(min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max), fmap_min)
 
 
 def lod_cond(lod_in, lod_range, compare, level, if_true, if_false):
@@ -70,6 +70,8 @@ def as_float_tensor(value, what):
 
 class NetworkModel(keras.Model):
     """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
+
+    STATE_VERSION = 3  # of the release's pickles (StyleGAN 3, StyleGAN2 4)
 
     def __init__(self, name, static_kwargs):
         super().__init__(name=name)

@@ -67,10 +67,13 @@ class Mapping(base.NetworkModel):
     `[N, dlatent_broadcast, dlatent_size]` (or `[N, dlatent_size]` without broadcast).
     """
 
+    FUNC_NAME = "G_mapping"
+    DEFAULTS = MAPPING_DEFAULTS
+    ACCEPTED = GENERATOR_KWARGS | {"dlatent_broadcast"}
+
     def __init__(self, name="G_mapping", **kwargs):
         super().__init__(name, kwargs)
-        config = base.resolve_kwargs(kwargs, MAPPING_DEFAULTS,
-                                 GENERATOR_KWARGS | {"dlatent_broadcast"}, "G_mapping")
+        config = base.resolve_kwargs(kwargs, self.DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.latent_size = int(config["latent_size"])
         self.label_size = int(config["label_size"])
         self.dlatent_size = int(config["dlatent_size"])
@@ -78,12 +81,15 @@ class Mapping(base.NetworkModel):
         self.normalize_latents = bool(config["normalize_latents"])
         num_layers = int(config["mapping_layers"])
         self.dense_layers = [
-            layers.EqualizedDense(
-                self.dlatent_size if index == num_layers - 1 else int(config["mapping_fmaps"]),
-                gain=np.sqrt(2), use_wscale=config["use_wscale"], lrmul=config["mapping_lrmul"],
-                activation=config["mapping_nonlinearity"], name=f"Dense{index}")
+            self._dense_layer(config, self.dlatent_size if index == num_layers - 1
+                              else int(config["mapping_fmaps"]), f"Dense{index}")
             for index in range(num_layers)]
         self.build((None, self.latent_size))
+
+    def _dense_layer(self, config, units, name):
+        return layers.EqualizedDense(units, gain=np.sqrt(2), use_wscale=config["use_wscale"],
+                                     lrmul=config["mapping_lrmul"],
+                                     activation=config["mapping_nonlinearity"], name=name)
 
     def build(self, input_shape):
         if self.label_size:
@@ -129,6 +135,8 @@ class Synthesis(base.NetworkModel):
     compiled function contains only the levels the range can blend (the training loop retraces
     once per resolution with it); it never changes the result for a lod inside the range.
     """
+
+    FUNC_NAME = "G_synthesis"
 
     def __init__(self, name="G_synthesis", **kwargs):
         super().__init__(name, kwargs)
@@ -353,17 +361,33 @@ class Generator(base.NetworkModel):
     Adversarial Networks", CVPR 2019.
     """
 
+    FUNC_NAME = "G_style"
+    DEFAULTS = G_STYLE_DEFAULTS
+    ACCEPTED = GENERATOR_KWARGS
+
     def __init__(self, name="G", **kwargs):
         super().__init__(name, kwargs)
-        config = base.resolve_kwargs(kwargs, G_STYLE_DEFAULTS, GENERATOR_KWARGS, "G_style")
+        config = base.resolve_kwargs(kwargs, self.DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.style_config = {key: config[key] for key in (
             "truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
             "dlatent_avg_beta", "style_mixing_prob")}
-        component_kwargs = {k: v for k, v in kwargs.items() if k not in G_STYLE_DEFAULTS}
-        self.synthesis = Synthesis(name="G_synthesis", **component_kwargs)
-        self.mapping = Mapping(name="G_mapping", dlatent_broadcast=self.synthesis.num_styles,
-                               **component_kwargs)
+        component_kwargs = {k: v for k, v in kwargs.items() if k not in self.DEFAULTS}
+        self.synthesis, self.mapping = self._make_components(config, component_kwargs)
         self.build((None, self.mapping.latent_size))
+
+    def _make_components(self, config, component_kwargs):
+        del config
+        synthesis = Synthesis(name="G_synthesis", **component_kwargs)
+        return synthesis, Mapping(name="G_mapping", dlatent_broadcast=synthesis.num_styles,
+                                  **component_kwargs)
+
+    def _resolve_flags(self, is_training, is_validation, values):
+        """(psi, cutoff, dlatent_avg_beta, style_mixing_prob) as the original resolves them;
+        truncation applies when psi and cutoff are both set."""
+        return _truncation_settings(
+            is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
+            values["truncation_psi_val"], values["truncation_cutoff_val"],
+            values["dlatent_avg_beta"], values["style_mixing_prob"])
 
     def build(self, input_shape):
         self.dlatent_avg = self.add_weight(name="dlatent_avg", shape=(self.dlatent_size,),
@@ -405,10 +429,7 @@ class Generator(base.NetworkModel):
                      dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob)
         values = {key: self.style_config[key] if value is base.UNSET else value
                   for key, value in given.items()}
-        psi, cutoff, avg_beta, mixing_prob = _truncation_settings(
-            is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
-            values["truncation_psi_val"], values["truncation_cutoff_val"],
-            values["dlatent_avg_beta"], values["style_mixing_prob"])
+        psi, cutoff, avg_beta, mixing_prob = self._resolve_flags(is_training, is_validation, values)
         latents = base.as_float_tensor(latents, "latents")
         dlatents = self.mapping(latents, labels)
         if avg_beta is not None:
@@ -456,6 +477,8 @@ class Discriminator(base.NetworkModel):
     scores [N, 1] (logits; with labels, the score of the given class as the original's
     `LabelSwitch`). `lod_range` as for `Synthesis`.
     """
+
+    FUNC_NAME = "D_basic"
 
     def __init__(self, name="D", **kwargs):
         super().__init__(name, kwargs)

@@ -1,0 +1,576 @@
+"""The StyleGAN2 networks as Keras models (`training/networks_stylegan2.py` of the StyleGAN2 release).
+
+`GeneratorMain` (`G_main`: mapping, the W average, style mixing, truncation with StyleGAN2's
+meaning, synthesis), `MappingStyleGAN2` (its `G_mapping`), `SynthesisStyleGAN2`
+(`G_synthesis_stylegan2`, configs E-F, `architecture` 'orig' | 'skip' | 'resnet'),
+`SynthesisRevised` (`G_synthesis_stylegan_revised`, configs B-D, progressive), `DiscriminatorStyleGAN2`
+(`D_stylegan2`, 'orig' | 'skip' | 'resnet') and `DiscriminatorRevised` (`D_stylegan`, configs B-D,
+progressive). They take the original keyword arguments with the original defaults and expose the
+same interface as the StyleGAN networks (`G(latents, labels, ...)`, `G.mapping`, `G.synthesis`,
+`G.lod`, `D(images, labels)`, `original_variables()`), so everything that uses a generator works
+with both families. Images are NHWC.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from stylegan_tf import layers, ops, upfirdn
+from stylegan_tf.networks import base
+from stylegan_tf.networks.stylegan import Generator, Mapping
+
+MAPPING_DEFAULTS = dict(
+    latent_size=512, label_size=0, dlatent_size=512, dlatent_broadcast=None, mapping_layers=8,
+    mapping_fmaps=512, mapping_lrmul=0.01, mapping_nonlinearity="lrelu", normalize_latents=True,
+    dtype="float32")
+SYNTHESIS_DEFAULTS = dict(
+    dlatent_size=512, num_channels=3, resolution=1024, fmap_base=16 << 10, fmap_decay=1.0, fmap_min=1,
+    fmap_max=512, randomize_noise=True, architecture="skip", nonlinearity="lrelu", dtype="float32",
+    resample_kernel=[1, 3, 3, 1], fused_modconv=True)
+REVISED_DEFAULTS = {**{k: v for k, v in SYNTHESIS_DEFAULTS.items() if k != "architecture"},
+                    "structure": "auto", "is_template_graph": False, "force_clean_graph": False}
+G_MAIN_DEFAULTS = dict(
+    truncation_psi=0.5, truncation_cutoff=None, truncation_psi_val=None, truncation_cutoff_val=None,
+    dlatent_avg_beta=0.995, style_mixing_prob=0.9, is_training=False, is_validation=False,
+    return_dlatents=False, is_template_graph=False, components=None, mapping_func="G_mapping",
+    synthesis_func="G_synthesis_stylegan2")
+D_STYLEGAN2_DEFAULTS = dict(
+    num_channels=3, resolution=1024, label_size=0, fmap_base=16 << 10, fmap_decay=1.0, fmap_min=1,
+    fmap_max=512, architecture="resnet", nonlinearity="lrelu", mbstd_group_size=4, mbstd_num_features=1,
+    dtype="float32", resample_kernel=[1, 3, 3, 1])
+D_STYLEGAN_DEFAULTS = {**{k: v for k, v in D_STYLEGAN2_DEFAULTS.items() if k != "architecture"},
+                       "structure": "auto", "is_template_graph": False}
+
+# G_main passes its other kwargs to both components, which ignore what is not theirs (and the
+# components accept the flags the original passes them at run time).
+_RUNTIME_FLAGS = {"is_training", "is_validation", "is_template_graph", "force_clean_graph"}
+GENERATOR_KWARGS = (frozenset(G_MAIN_DEFAULTS) | frozenset(MAPPING_DEFAULTS) | frozenset(SYNTHESIS_DEFAULTS)
+                    | frozenset(REVISED_DEFAULTS) | _RUNTIME_FLAGS) - {"dlatent_broadcast"}
+ARCHITECTURES = ("orig", "skip", "resnet")
+
+
+def _check_architecture(architecture, network):
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"{network}: architecture must be one of {ARCHITECTURES}, got {architecture!r}.")
+    return architecture
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class MappingStyleGAN2(Mapping):
+    """StyleGAN2's `G_mapping`: as StyleGAN's, but each layer is `sqrt(2) * lrelu(x W + b)` (the
+    gain in the activation, not in the weight) and there is no `use_wscale`."""
+
+    STATE_VERSION = 4
+    DEFAULTS = MAPPING_DEFAULTS
+    ACCEPTED = GENERATOR_KWARGS | {"dlatent_broadcast"}
+
+    def _dense_layer(self, config, units, name):
+        return layers.BiasActDense(units, lrmul=config["mapping_lrmul"], activation=config["mapping_nonlinearity"],
+                                   name=name)
+
+
+class _SynthesisBase(base.NetworkModel):
+    """Shared by both StyleGAN2 synthesis networks: sizes, the noise buffers, the learned constant
+    and the modulated layers of each resolution (`layer()`, `Conv0_up`, `Conv1` of the original)."""
+
+    STATE_VERSION = 4
+
+    def _setup(self, config):
+        self.resolution = int(config["resolution"])
+        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
+        self.num_channels = int(config["num_channels"])
+        self.dlatent_size = int(config["dlatent_size"])
+        self.num_layers = 2 * self.resolution_log2 - 2
+        self.num_styles = self.num_layers
+        self.randomize_noise = bool(config["randomize_noise"])
+        self.resample_kernel = config["resample_kernel"]
+        self.nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"], config["fmap_min"])
+        act, kernel, fused = config["nonlinearity"], config["resample_kernel"], config["fused_modconv"]
+
+        def conv(filters, name, up=False):
+            return layers.ModulatedConv2D(filters, 3, up=up, resample_kernel=kernel, fused_modconv=fused,
+                                          activation=act, name=name)
+
+        self.to_rgb_layer = lambda name: layers.ModulatedConv2D(  # noqa: E731
+            self.num_channels, 1, demodulate=False, fused_modconv=fused, use_noise=False, activation="linear",
+            name=name)
+        self.input_conv = conv(self.nf(1), "4x4_Conv")
+        self.up_convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv0_up", up=True)
+                         for res in range(3, self.resolution_log2 + 1)]
+        self.convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv1") for res in range(3, self.resolution_log2 + 1)]
+
+    def _build_common(self):
+        # Noise buffer i belongs to conv layer i (the last dlatent, index num_layers - 1, only
+        # drives the final ToRGB), at resolution 2**((i + 5) // 2).
+        self.noise_buffers = [
+            self.add_weight(name=f"noise{index}", shape=(1, 2 ** ((index + 5) // 2), 2 ** ((index + 5) // 2), 1),
+                            trainable=False, initializer=keras.initializers.RandomNormal(stddev=1.0))
+            for index in range(self.num_layers - 1)]
+        self.const = self.add_weight(name="const", shape=(1, 4, 4, self.nf(1)),
+                                     initializer=keras.initializers.RandomNormal(stddev=1.0))
+        dlatent_shape = (None, self.dlatent_size)
+        self.input_conv.build((None, 4, 4, self.nf(1)), dlatent_shape)
+        for block, (up_conv, conv) in enumerate(zip(self.up_convs, self.convs)):
+            size = 2 ** (block + 3)
+            up_conv.build((None, size // 2, size // 2, self.nf(block + 1)), dlatent_shape)
+            conv.build((None, size, size, up_conv.filters), dlatent_shape)
+
+    def _noise(self, index, batch, randomize_noise):
+        size = 2 ** ((index + 5) // 2)
+        return tf.random.normal([batch, size, size, 1]) if randomize_noise else self.noise_buffers[index]
+
+    def _start(self, dlatents, randomize_noise):
+        """The 4x4 features: the constant, tiled, through `4x4/Conv`."""
+        batch = tf.shape(dlatents)[0]
+        x = tf.tile(self.const, [batch, 1, 1, 1])
+        return self.input_conv(x, dlatents[:, 0], self._noise(0, batch, randomize_noise))
+
+    def _block(self, res, x, dlatents, randomize_noise):
+        batch = tf.shape(dlatents)[0]
+        x = self.up_convs[res - 3](x, dlatents[:, 2 * res - 5], self._noise(2 * res - 5, batch, randomize_noise))
+        return self.convs[res - 3](x, dlatents[:, 2 * res - 4], self._noise(2 * res - 4, batch, randomize_noise))
+
+    @staticmethod
+    def _modulated_variables(scope, layer):
+        yield f"{scope}/weight", layer.weight
+        yield f"{scope}/mod_weight", layer.mod_weight
+        yield f"{scope}/mod_bias", layer.mod_bias
+        if layer.use_noise:
+            yield f"{scope}/noise_strength", layer.noise_strength
+        yield f"{scope}/bias", layer.bias
+
+    def _prepare(self, dlatents, randomize_noise):
+        dlatents = base.as_float_tensor(dlatents, "dlatents")
+        return dlatents, self.randomize_noise if randomize_noise is None else randomize_noise
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class SynthesisStyleGAN2(_SynthesisBase):
+    """`G_synthesis_stylegan2` (configs E, F): no progressive growing; 'skip' sums a ToRGB of every
+    resolution (FIR-upsampled), 'resnet' adds a 1x1 FIR-upsampling skip to every block, 'orig'
+    has neither. Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None)`
+    -> images [N, R, R, C] (`structure` and `lod_range` are accepted and unused)."""
+
+    FUNC_NAME = "G_synthesis_stylegan2"
+
+    def __init__(self, name="G_synthesis", **kwargs):
+        super().__init__(name, kwargs)
+        config = base.resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, self.FUNC_NAME)
+        self.architecture = _check_architecture(config["architecture"], self.FUNC_NAME)
+        self._setup(config)
+        log2r = self.resolution_log2
+        self.rgb_resolutions = list(range(2, log2r + 1)) if self.architecture == "skip" else [log2r]
+        self.to_rgbs = [self.to_rgb_layer(f"{2**res}x{2**res}_ToRGB") for res in self.rgb_resolutions]
+        self.skips = [layers.FIRConv2D(self.nf(res - 1), 1, resample="up", resample_kernel=self.resample_kernel,
+                                       use_bias=False, name=f"{2**res}x{2**res}_Skip")
+                      for res in range(3, log2r + 1)] if self.architecture == "resnet" else []
+        self.build((None, self.num_layers, self.dlatent_size))
+
+    def build(self, input_shape):
+        self._build_common()
+        for res, to_rgb in zip(self.rgb_resolutions, self.to_rgbs):
+            to_rgb.build((None, 2**res, 2**res, self.nf(res - 1)), (None, self.dlatent_size))
+        for res, skip in zip(range(3, self.resolution_log2 + 1), self.skips):
+            skip.build((None, 2 ** (res - 1), 2 ** (res - 1), self.nf(res - 2)))
+        self.built = True
+
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
+        del structure, lod_range  # not progressive
+        dlatents, randomize_noise = self._prepare(dlatents, randomize_noise)
+        x = self._start(dlatents, randomize_noise)
+        images = None
+
+        def to_rgb(res, x, images):
+            rgb = self.to_rgbs[self.rgb_resolutions.index(res)](x, dlatents[:, 2 * res - 3])
+            return rgb if images is None else images + rgb
+
+        if self.architecture == "skip":
+            images = to_rgb(2, x, images)
+        for res in range(3, self.resolution_log2 + 1):
+            skip_input = x
+            x = self._block(res, x, dlatents, randomize_noise)
+            if self.architecture == "resnet":
+                x = (x + self.skips[res - 3](skip_input)) * (1 / np.sqrt(2))
+            if self.architecture == "skip":
+                images = upfirdn.upsample_2d(images, self.resample_kernel)
+            if res in self.rgb_resolutions:
+                images = to_rgb(res, x, images)
+        return images
+
+    def _original_variable_list(self):
+        for index, buffer in enumerate(self.noise_buffers):
+            yield f"noise{index}", buffer
+        yield "4x4/Const/const", self.const
+        yield from self._modulated_variables("4x4/Conv", self.input_conv)
+        if 2 in self.rgb_resolutions:
+            yield from self._modulated_variables("4x4/ToRGB", self.to_rgbs[0])
+        for res in range(3, self.resolution_log2 + 1):
+            scope = f"{2**res}x{2**res}"
+            yield from self._modulated_variables(f"{scope}/Conv0_up", self.up_convs[res - 3])
+            yield from self._modulated_variables(f"{scope}/Conv1", self.convs[res - 3])
+            if self.skips:
+                yield f"{scope}/Skip/weight", self.skips[res - 3].weight
+            if res in self.rgb_resolutions:
+                yield from self._modulated_variables(f"{scope}/ToRGB", self.to_rgbs[self.rgb_resolutions.index(res)])
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class SynthesisRevised(_SynthesisBase):
+    """`G_synthesis_stylegan_revised` (configs B-D): StyleGAN2's modulated layers with StyleGAN's
+    progressive growing (`lod`, one `ToRGB_lod<k>` per resolution, nearest-neighbour blending).
+    Call as `stylegan.Synthesis`: `synthesis(dlatents, randomize_noise=None, structure=None,
+    lod_range=None)`."""
+
+    FUNC_NAME = "G_synthesis_stylegan_revised"
+
+    def __init__(self, name="G_synthesis", **kwargs):
+        super().__init__(name, kwargs)
+        config = base.resolve_kwargs(kwargs, REVISED_DEFAULTS, GENERATOR_KWARGS, self.FUNC_NAME)
+        self._setup(config)
+        self.structure = config["structure"]
+        if config["is_template_graph"] or config["force_clean_graph"]:
+            self.randomize_noise, self.structure = False, "linear" if self.structure == "auto" else self.structure
+        self.to_rgbs = [self.to_rgb_layer(f"ToRGB_lod{self.resolution_log2 - res}")
+                        for res in range(2, self.resolution_log2 + 1)]
+        self.build((None, self.num_layers, self.dlatent_size))
+
+    def build(self, input_shape):
+        self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
+                                   aggregation="only_first_replica")
+        self._build_common()
+        for level, to_rgb in enumerate(self.to_rgbs):
+            to_rgb.build((None, 2 ** (level + 2), 2 ** (level + 2), self.nf(level + 1)), (None, self.dlatent_size))
+        self.built = True
+
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
+        dlatents, randomize_noise = self._prepare(dlatents, randomize_noise)
+        lod_range = base.check_lod_range(lod_range)
+        structure = structure or self.structure
+        if structure not in base.STRUCTURES:
+            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
+        lod_in = tf.convert_to_tensor(self.lod)
+        log2r = self.resolution_log2
+        x = self._start(dlatents, randomize_noise)
+
+        def to_rgb(res, x):
+            return self.to_rgbs[res - 2](x, dlatents[:, 2 * res - 3])
+
+        def block(res, x):
+            return self._block(res, x, dlatents, randomize_noise)
+
+        if structure == "fixed":
+            for res in range(3, log2r + 1):
+                x = block(res, x)
+            return to_rgb(log2r, x)
+        if structure == "linear":
+            images = to_rgb(2, x)
+            for res in range(3, log2r + 1):
+                x = block(res, x)
+                # upsample_2d with the default (box) kernel is exactly nearest-neighbour.
+                images = ops.lerp_clip(to_rgb(res, x), ops.upscale2d(images), lod_in - (log2r - res))
+            return images
+
+        def grow(x, res, lod):  # recursive: only the levels that the current lod blends
+            y = block(res, x)
+
+            def plain():
+                return ops.upscale2d(to_rgb(res, y), 2**lod)
+
+            def faded():
+                return ops.upscale2d(ops.lerp(to_rgb(res, y), ops.upscale2d(to_rgb(res - 1, x)), lod_in - lod),
+                                     2**lod)
+
+            def this_level():
+                return base.lod_cond(lod_in, lod_range, ">", lod, faded, plain)
+
+            if lod > 0:
+                return base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1), this_level)
+            return this_level()
+
+        return to_rgb(2, x) if log2r == 2 else grow(x, 3, log2r - 3)
+
+    def _original_variable_list(self):
+        yield "lod", self.lod
+        for index, buffer in enumerate(self.noise_buffers):
+            yield f"noise{index}", buffer
+        yield "4x4/Const/const", self.const
+        yield from self._modulated_variables("4x4/Conv", self.input_conv)
+        yield from self._modulated_variables(self.to_rgbs[0].name, self.to_rgbs[0])
+        for res in range(3, self.resolution_log2 + 1):
+            scope = f"{2**res}x{2**res}"
+            yield from self._modulated_variables(f"{scope}/Conv0_up", self.up_convs[res - 3])
+            yield from self._modulated_variables(f"{scope}/Conv1", self.convs[res - 3])
+            yield from self._modulated_variables(self.to_rgbs[res - 2].name, self.to_rgbs[res - 2])
+
+
+_SYNTHESIS_FUNCS = {"G_synthesis_stylegan2": SynthesisStyleGAN2, "G_synthesis_stylegan_revised": SynthesisRevised}
+
+
+def _main_flags(is_training, is_validation, psi, cutoff, psi_val, cutoff_val, avg_beta, mixing_prob):
+    """G_main's resolution of its flags: unlike G_style, a cutoff <= 0 is kept (it truncates no layer)."""
+    if is_training and is_validation:
+        raise ValueError("is_training and is_validation are mutually exclusive.")
+    if is_validation:
+        psi, cutoff = psi_val, cutoff_val
+    is_number = lambda value: value is not None and not tf.is_tensor(value)  # noqa: E731
+    if is_training or (is_number(psi) and psi == 1):
+        psi = None
+    if is_training:
+        cutoff = None
+    if not is_training or (is_number(avg_beta) and avg_beta == 1):
+        avg_beta = None
+    if not is_training or (is_number(mixing_prob) and mixing_prob <= 0):
+        mixing_prob = None
+    return psi, cutoff, avg_beta, mixing_prob
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class GeneratorMain(Generator):
+    """StyleGAN2's generator `G_main`: `G_mapping` + W average + style mixing + truncation +
+    `synthesis_func` ('G_synthesis_stylegan2' for configs E-F, 'G_synthesis_stylegan_revised' for
+    B-D). Truncation defaults to psi 0.5 on every layer: `truncation_cutoff=None` means all layers
+    (in StyleGAN it disables truncation). `GeneratorMain()` is config F at 1024x1024.
+
+    Reference: Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020.
+    """
+
+    FUNC_NAME = "G_main"
+    STATE_VERSION = 4
+    DEFAULTS = G_MAIN_DEFAULTS
+    ACCEPTED = GENERATOR_KWARGS
+
+    def _make_components(self, config, component_kwargs):
+        if config["mapping_func"] != "G_mapping":
+            raise ValueError(f"G_main: mapping_func must be 'G_mapping', got {config['mapping_func']!r}.")
+        synthesis_class = _SYNTHESIS_FUNCS.get(config["synthesis_func"])
+        if synthesis_class is None:
+            raise ValueError(f"G_main: synthesis_func must be one of {', '.join(_SYNTHESIS_FUNCS)}, got "
+                             f"{config['synthesis_func']!r}.")
+        synthesis = synthesis_class(name="G_synthesis", **component_kwargs)
+        mapping = MappingStyleGAN2(name="G_mapping", dlatent_broadcast=synthesis.num_layers, **component_kwargs)
+        return synthesis, mapping
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if not hasattr(self.synthesis, "lod"):  # the original's G_main lod, only read by style mixing
+            self.own_lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
+                                           aggregation="only_first_replica")
+
+    # The revised synthesis has its own lod, which the original overwrites with G's on every run:
+    # one variable, as for StyleGAN.
+    lod = property(lambda self: self.synthesis.lod if hasattr(self.synthesis, "lod") else self.own_lod)
+    num_layers = property(lambda self: self.synthesis.num_layers)
+
+    def _resolve_flags(self, is_training, is_validation, values):
+        psi, cutoff, avg_beta, mixing_prob = _main_flags(
+            is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
+            values["truncation_psi_val"], values["truncation_cutoff_val"],
+            values["dlatent_avg_beta"], values["style_mixing_prob"])
+        return psi, self.num_layers if cutoff is None else cutoff, avg_beta, mixing_prob
+
+
+class _DiscriminatorBase(base.NetworkModel):
+    """The 4x4 head both StyleGAN2 discriminators share: minibatch stddev, `4x4/Conv`,
+    `4x4/Dense0` and `Output` (with labels, the score of the given class)."""
+
+    STATE_VERSION = 4
+
+    def _setup(self, config):
+        self.resolution = int(config["resolution"])
+        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
+        self.num_channels = int(config["num_channels"])
+        self.label_size = int(config["label_size"])
+        self.resample_kernel = config["resample_kernel"]
+        self.mbstd_group_size = int(config["mbstd_group_size"])
+        self.mbstd_num_features = int(config["mbstd_num_features"])
+        self.nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"], config["fmap_min"])
+        self.act = config["nonlinearity"]
+        conv = lambda filters, kernel, name, **extra: layers.FIRConv2D(  # noqa: E731
+            filters, kernel, resample_kernel=self.resample_kernel, activation=self.act, name=name, **extra)
+        self.conv_layer = conv
+        self.convs0 = [conv(self.nf(res - 1), 3, f"{2**res}x{2**res}_Conv0")
+                       for res in range(3, self.resolution_log2 + 1)]
+        self.convs1_down = [conv(self.nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down")
+                            for res in range(3, self.resolution_log2 + 1)]
+        self.minibatch_stddev = layers.MinibatchStddev(self.mbstd_group_size, self.mbstd_num_features,
+                                                       name="minibatch_stddev") if self.mbstd_group_size > 1 else None
+        self.final_conv = conv(self.nf(1), 3, "4x4_Conv")
+        self.dense0 = layers.BiasActDense(self.nf(0), activation=self.act, name="4x4_Dense0")
+        self.output_dense = layers.BiasActDense(max(self.label_size, 1), name="Output")
+
+    def _build_common(self):
+        for block, (conv0, conv1) in enumerate(zip(self.convs0, self.convs1_down)):
+            size = 2 ** (block + 3)
+            conv0.build((None, size, size, self.nf(block + 2)))
+            conv1.build((None, size, size, conv0.filters))
+        extra = self.mbstd_num_features if self.minibatch_stddev is not None else 0
+        self.final_conv.build((None, 4, 4, self.nf(1) + extra))
+        self.dense0.build((None, 4, 4, self.nf(1)))
+        self.output_dense.build((None, self.nf(0)))
+
+    def _block(self, res, x):
+        return self.convs1_down[res - 3](self.convs0[res - 3](x))
+
+    def _head(self, x, labels):
+        if self.minibatch_stddev is not None:
+            x = self.minibatch_stddev(x)
+        scores = self.output_dense(self.dense0(self.final_conv(x)))
+        if self.label_size:
+            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
+        return scores
+
+    @staticmethod
+    def _layer_variables(scope, layer):
+        yield f"{scope}/weight", layer.weight
+        if layer.use_bias:
+            yield f"{scope}/bias", layer.bias
+
+    def _head_variables(self):
+        for scope, layer in (("4x4/Conv", self.final_conv), ("4x4/Dense0", self.dense0),
+                             ("Output", self.output_dense)):
+            yield from self._layer_variables(scope, layer)
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class DiscriminatorStyleGAN2(_DiscriminatorBase):
+    """`D_stylegan2` (configs E, F): 'resnet' (default) adds a 1x1 FIR-downsampling skip to every
+    block, 'skip' adds a FromRGB of the FIR-downsampled image at every resolution, 'orig' neither.
+    Call: `D(images [N, R, R, C], labels=None)` -> scores [N, 1] (`structure` and `lod_range` are
+    accepted and unused)."""
+
+    FUNC_NAME = "D_stylegan2"
+
+    def __init__(self, name="D", **kwargs):
+        super().__init__(name, kwargs)
+        config = base.resolve_kwargs(kwargs, D_STYLEGAN2_DEFAULTS, D_STYLEGAN2_DEFAULTS.keys() | _RUNTIME_FLAGS,
+                                     self.FUNC_NAME)
+        self.architecture = _check_architecture(config["architecture"], self.FUNC_NAME)
+        self._setup(config)
+        log2r = self.resolution_log2
+        self.rgb_resolutions = list(range(log2r, 1, -1)) if self.architecture == "skip" else [log2r]
+        self.from_rgbs = [self.conv_layer(self.nf(res - 1), 1, f"{2**res}x{2**res}_FromRGB")
+                          for res in self.rgb_resolutions]
+        self.skips = [layers.FIRConv2D(self.nf(res - 2), 1, resample="down", resample_kernel=self.resample_kernel,
+                                       use_bias=False, name=f"{2**res}x{2**res}_Skip")
+                      for res in range(3, log2r + 1)] if self.architecture == "resnet" else []
+        self.build((None, self.resolution, self.resolution, self.num_channels))
+
+    def build(self, input_shape):
+        for res, from_rgb in zip(self.rgb_resolutions, self.from_rgbs):
+            from_rgb.build((None, 2**res, 2**res, self.num_channels))
+        self._build_common()
+        for res, skip in zip(range(3, self.resolution_log2 + 1), self.skips):
+            skip.build((None, 2**res, 2**res, self.nf(res - 1)))
+        self.built = True
+
+    def call(self, images, labels=None, structure=None, lod_range=None):
+        del structure, lod_range  # not progressive
+        y = base.as_float_tensor(images, "images")
+        x = None
+
+        def from_rgb(res, x, y):
+            features = self.from_rgbs[self.rgb_resolutions.index(res)](y)
+            return features if x is None else x + features
+
+        for res in range(self.resolution_log2, 2, -1):
+            if res in self.rgb_resolutions:
+                x = from_rgb(res, x, y)
+            block_input = x
+            x = self._block(res, x)
+            if self.architecture == "resnet":
+                x = (x + self.skips[res - 3](block_input)) * (1 / np.sqrt(2))
+            if self.architecture == "skip":
+                y = upfirdn.downsample_2d(y, self.resample_kernel)
+        if 2 in self.rgb_resolutions:
+            x = from_rgb(2, x, y)
+        return self._head(x, labels)
+
+    def _original_variable_list(self):
+        for res in range(self.resolution_log2, 2, -1):
+            scope = f"{2**res}x{2**res}"
+            if res in self.rgb_resolutions:
+                yield from self._layer_variables(f"{scope}/FromRGB", self.from_rgbs[self.rgb_resolutions.index(res)])
+            yield from self._layer_variables(f"{scope}/Conv0", self.convs0[res - 3])
+            yield from self._layer_variables(f"{scope}/Conv1_down", self.convs1_down[res - 3])
+            if self.skips:
+                yield from self._layer_variables(f"{scope}/Skip", self.skips[res - 3])
+        if 2 in self.rgb_resolutions:
+            yield from self._layer_variables("4x4/FromRGB", self.from_rgbs[-1])
+        yield from self._head_variables()
+
+
+@keras.saving.register_keras_serializable(package=base.PACKAGE)
+class DiscriminatorRevised(_DiscriminatorBase):
+    """`D_stylegan` (configs B-D): StyleGAN2's layers with progressive growing (`lod`,
+    `FromRGB_lod<k>`, box-downsampled images blended as in `D_basic`). Call as
+    `stylegan.Discriminator`: `D(images, labels=None, structure=None, lod_range=None)`."""
+
+    FUNC_NAME = "D_stylegan"
+
+    def __init__(self, name="D", **kwargs):
+        super().__init__(name, kwargs)
+        config = base.resolve_kwargs(kwargs, D_STYLEGAN_DEFAULTS, D_STYLEGAN_DEFAULTS.keys() | _RUNTIME_FLAGS,
+                                     self.FUNC_NAME)
+        self._setup(config)
+        self.structure = "linear" if config["is_template_graph"] and config["structure"] == "auto" \
+            else config["structure"]
+        self.from_rgbs = [self.conv_layer(self.nf(res - 1), 1, f"FromRGB_lod{self.resolution_log2 - res}")
+                          for res in range(2, self.resolution_log2 + 1)]
+        self.build((None, self.resolution, self.resolution, self.num_channels))
+
+    def build(self, input_shape):
+        self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
+                                   aggregation="only_first_replica")
+        for level, from_rgb in enumerate(self.from_rgbs):
+            from_rgb.build((None, 2 ** (level + 2), 2 ** (level + 2), self.num_channels))
+        self._build_common()
+        self.built = True
+
+    def call(self, images, labels=None, structure=None, lod_range=None):
+        images = base.as_float_tensor(images, "images")
+        lod_range = base.check_lod_range(lod_range)
+        structure = structure or self.structure
+        if structure not in base.STRUCTURES:
+            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
+        lod_in = tf.convert_to_tensor(self.lod)
+        log2r = self.resolution_log2
+
+        def from_rgb(x, res):
+            return self.from_rgbs[res - 2](x)
+
+        if structure == "fixed":
+            x = from_rgb(images, log2r)
+            for res in range(log2r, 2, -1):
+                x = self._block(res, x)
+        elif structure == "linear":
+            img, x = images, from_rgb(images, log2r)
+            for res in range(log2r, 2, -1):
+                x = self._block(res, x)
+                img = ops.downscale2d(img)  # downsample_2d with the default (box) kernel
+                x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
+        elif log2r == 2:
+            x = from_rgb(images, 2)
+        else:
+            def grow(res, lod):  # recursive: only the levels that the current lod blends
+                def entry():
+                    return from_rgb(ops.downscale2d(images, 2**lod), res)
+                x = base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1), entry) \
+                    if lod > 0 else entry()
+                x = self._block(res, x)
+                return base.lod_cond(
+                    lod_in, lod_range, ">", lod,
+                    lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2 ** (lod + 1)), res - 1), lod_in - lod),
+                    lambda: x)
+            x = grow(3, log2r - 3)
+        return self._head(x, labels)
+
+    def _original_variable_list(self):
+        yield "lod", self.lod
+        log2r = self.resolution_log2
+        yield from self._layer_variables("FromRGB_lod0", self.from_rgbs[log2r - 2])
+        for res in range(log2r, 2, -1):
+            yield from self._layer_variables(f"{2**res}x{2**res}/Conv0", self.convs0[res - 3])
+            yield from self._layer_variables(f"{2**res}x{2**res}/Conv1_down", self.convs1_down[res - 3])
+            yield from self._layer_variables(f"FromRGB_lod{log2r - res + 1}", self.from_rgbs[res - 3])
+        yield from self._head_variables()
