@@ -293,11 +293,19 @@ def network_from_state(obj, what="network", path="<pickle>"):
     variables; every stored variable must be used and every Keras variable assigned."""
     state = _check_network_state(obj, what, path)
     builder = _BUILDERS[state["build_func_name"]]
+    kwargs = dict(state["static_kwargs"])
+    ignored = {key: kwargs.pop(key) for key in sorted(set(kwargs) - set(builder.ACCEPTED))} \
+        if builder.PICKLED_KWARGS_MAY_EXTEND else {}
     try:
-        net = builder(name=state["name"], **dict(state["static_kwargs"]))
+        net = builder(name=state["name"], **kwargs)
     except (ValueError, TypeError) as error:
         raise LegacyPickleError(f"{path}: {what}: {error}") from None
     net.state_version = int(state["version"])  # written back in the same format
+    if ignored:  # kept, so that saving writes the pickle's static_kwargs back unchanged
+        net.pickled_static_kwargs = dict(state["static_kwargs"])
+        for component in (getattr(net, "synthesis", None), getattr(net, "mapping", None)):
+            if component is not None:
+                component.pickled_static_kwargs = {**component.static_kwargs, **ignored}
     targets = original_variables(net)
     stored = _flatten_state_variables(state)
     unused = [name for name, _ in stored if name not in targets]
@@ -378,14 +386,19 @@ def network_to_state(net):
         raise TypeError(f"expected a generator or discriminator, got {type(net).__name__}.")
     version = getattr(net, "state_version", net.STATE_VERSION)
     if not hasattr(net, "synthesis"):
-        return _own_state(version, net.name, net.FUNC_NAME, net.static_kwargs, own(net.original_variables().items()))
+        return _own_state(version, net.name, net.FUNC_NAME, _pickled_kwargs(net),
+                          own(net.original_variables().items()))
     components = {}
     for key, component in (("synthesis", net.synthesis), ("mapping", net.mapping)):
-        components[key] = _own_state(version, component.name, component.FUNC_NAME, component.static_kwargs,
+        components[key] = _own_state(version, component.name, component.FUNC_NAME, _pickled_kwargs(component),
                                      own(component.original_variables().items()))
     components["mapping"].state["static_kwargs"]["dlatent_broadcast"] = net.num_layers
     own_vars = [("lod", net.lod), ("dlatent_avg", net.dlatent_avg)]
-    return _own_state(version, net.name, net.FUNC_NAME, net.static_kwargs, own(own_vars), components)
+    return _own_state(version, net.name, net.FUNC_NAME, _pickled_kwargs(net), own(own_vars), components)
+
+
+def _pickled_kwargs(net):
+    return getattr(net, "pickled_static_kwargs", net.static_kwargs)
 
 
 class _OriginalFormatPickler(pickle._Pickler):

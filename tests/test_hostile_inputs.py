@@ -355,6 +355,22 @@ def test_metrics_refuse_reals_of_another_resolution_and_note_repeats(tmp_path, c
     assert "10 real images requested but" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_diverged_training_stops_with_a_message_and_keeps_its_snapshots(tmp_path):
+    results = tmp_path / "results"
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
+         f"--result_dir={results}", "--total_kimg=6", "--set=sched.G_lrate_base=1e30",
+         "--set=sched.D_lrate_base=1e30", "--set=sched.tick_kimg_base=0.5", "--set=sched.tick_kimg_dict={}"],
+        tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr, expect="training diverged: every D and G update of tick")
+    (run_dir,) = results.iterdir()
+    log = (run_dir / "log.txt").read_text()
+    assert "skipped D" in log and "training diverged" in log
+    assert sorted(path.name for path in run_dir.glob("network-*.pkl"))  # snapshots kept
+    assert not (run_dir / "_finished.txt").exists() and not list(run_dir.glob(".*.tmp"))
+
+
 def test_skipped_updates_are_reported_and_a_fully_skipped_tick_stops():
     assert stats.skipped_updates({"TrainD/overflow_frequency": 0.0, "TrainG/overflow_frequency": 0.0}) == ("", False)
     note, stop = stats.skipped_updates({"TrainD/overflow_frequency": 0.25, "TrainG/overflow_frequency": 0.0})

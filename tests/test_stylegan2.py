@@ -233,3 +233,21 @@ def test_modulated_conv_demodulation_normalises_output_channels():
         ww = ww / np.sqrt(np.sum(ww ** 2, axis=(0, 1, 2), keepdims=True) + 1e-8)
         expected = tf.nn.conv2d(x[n:n + 1], ww, 1, "SAME").numpy()[0]
         np.testing.assert_allclose(ours[n], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_stylegan2_pickles_may_carry_kwargs_the_original_ignores(tmp_path):
+    """G_main and D_stylegan2 take **kwargs and ignore unknown keys; so does the loader, and saving
+    writes them back (StyleGAN's pickles stay strict: tests/test_legacy.py)."""
+    from original_fixtures import all_fixture_dirs
+    directory = next(path for path in all_fixture_dirs() if path.name.startswith("e-"))
+    states = list(legacy.read_pickle(directory / "network.pkl"))
+    for state in states:
+        state.state["static_kwargs"]["num_fp16_res"] = 0
+    legacy._write_atomically(tmp_path / "extra.pkl", tuple(states))
+    G, D, Gs = legacy.load_networks(tmp_path / "extra.pkl")
+    legacy.save_networks(tmp_path / "resaved.pkl", G, D, Gs)
+    resaved = legacy.read_pickle(tmp_path / "resaved.pkl")
+    assert all(state.state["static_kwargs"]["num_fp16_res"] == 0 for state in resaved)
+    assert resaved[0].state["components"]["synthesis"].state["static_kwargs"]["num_fp16_res"] == 0
+    with pytest.raises(ValueError, match="num_fp16_res"):
+        networks.GeneratorMain(**TINY_G, num_fp16_res=0)  # the Python API stays strict

@@ -72,6 +72,9 @@ class NetworkModel(keras.Model):
     """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
 
     STATE_VERSION = 3  # of the release's pickles (StyleGAN 3, StyleGAN2 4)
+    # StyleGAN2's build functions take **kwargs and ignore what they do not know, so a pickle's
+    # static_kwargs may hold keys of later code; the loader ignores those too (StyleGAN's are strict).
+    PICKLED_KWARGS_MAY_EXTEND = False
 
     def __init__(self, name, static_kwargs):
         super().__init__(name=name)

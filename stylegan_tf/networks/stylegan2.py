@@ -336,6 +336,7 @@ class GeneratorMain(Generator):
 
     FUNC_NAME = "G_main"
     STATE_VERSION = 4
+    PICKLED_KWARGS_MAY_EXTEND = True
     DEFAULTS = G_MAIN_DEFAULTS
     ACCEPTED = GENERATOR_KWARGS
 
@@ -374,6 +375,7 @@ class _DiscriminatorBase(base.NetworkModel):
     `4x4/Dense0` and `Output` (with labels, the score of the given class)."""
 
     STATE_VERSION = 4
+    PICKLED_KWARGS_MAY_EXTEND = True
 
     def _setup(self, config):
         self.resolution = int(config["resolution"])
@@ -440,11 +442,11 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
     accepted and unused)."""
 
     FUNC_NAME = "D_stylegan2"
+    ACCEPTED = frozenset(D_STYLEGAN2_DEFAULTS) | _RUNTIME_FLAGS
 
     def __init__(self, name="D", **kwargs):
         super().__init__(name, kwargs)
-        config = base.resolve_kwargs(kwargs, D_STYLEGAN2_DEFAULTS, D_STYLEGAN2_DEFAULTS.keys() | _RUNTIME_FLAGS,
-                                     self.FUNC_NAME)
+        config = base.resolve_kwargs(kwargs, D_STYLEGAN2_DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.architecture = _check_architecture(config["architecture"], self.FUNC_NAME)
         self._setup(config)
         log2r = self.resolution_log2
@@ -507,11 +509,11 @@ class DiscriminatorRevised(_DiscriminatorBase):
     `stylegan.Discriminator`: `D(images, labels=None, structure=None, lod_range=None)`."""
 
     FUNC_NAME = "D_stylegan"
+    ACCEPTED = frozenset(D_STYLEGAN_DEFAULTS) | _RUNTIME_FLAGS
 
     def __init__(self, name="D", **kwargs):
         super().__init__(name, kwargs)
-        config = base.resolve_kwargs(kwargs, D_STYLEGAN_DEFAULTS, D_STYLEGAN_DEFAULTS.keys() | _RUNTIME_FLAGS,
-                                     self.FUNC_NAME)
+        config = base.resolve_kwargs(kwargs, D_STYLEGAN_DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self._setup(config)
         self.structure = "linear" if config["is_template_graph"] and config["structure"] == "auto" \
             else config["structure"]

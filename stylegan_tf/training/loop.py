@@ -98,7 +98,11 @@ def training_loop(config, strategy=None, echo=True):
         run = _TrainingRun(config, strategy, trainer, training_set, loop_state, run_dir, log,
                            start_time)
         run.setup_grid(rng)
-        run.train()
+        try:
+            run.train()
+        except TrainingDivergedError as error:
+            log(f"Error: {error}")  # in log.txt too
+            raise
         if run_dir:
             open(os.path.join(run_dir, "_finished.txt"), "w").close()
         return run_dir

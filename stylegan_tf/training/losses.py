@@ -15,6 +15,7 @@ Example:
     tf.reduce_mean(loss)   # what the D optimizer minimizes
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -233,6 +234,60 @@ def D_logistic_simplegp(G, D, latents, reals, labels, r1_gamma=10.0, r2_gamma=0.
         series["Loss/r2_penalty"] = r2_penalty
         loss = loss + r2_penalty * (r2_gamma * 0.5)
     return loss, series
+
+
+# ----------------------------------------------------------------------------------------------
+# StyleGAN2 (`training/loss.py` of the StyleGAN2 release). Its losses split into the main term and
+# a regularizer that lazy regularization evaluates only every `reg_interval` minibatches.
+
+
+def G_logistic_ns(G, D, latents, labels):
+    """StyleGAN2's `G_logistic_ns`: `softplus(-D(G(z)))` (the same as StyleGAN's non-saturating
+    loss). Returns (loss [N, 1], series with 'Loss/scores/fake')."""
+    fake_scores = tf.cast(D(_generate(G, latents, labels), labels), tf.float32)
+    return tf.nn.softplus(-fake_scores), {"Loss/scores/fake": fake_scores}
+
+
+def D_logistic_r1_loss(G, D, latents, reals, labels, fakes=None):
+    """The main term of `D_logistic_r1`: `softplus(D(fake)) + softplus(-D(real))` [N, 1]; `fakes`
+    replaces G's output when given. Returns (loss, series with the real and fake scores)."""
+    fakes = _generate(G, latents, labels) if fakes is None else fakes
+    real_scores = tf.cast(D(reals, labels), tf.float32)
+    fake_scores = tf.cast(D(fakes, labels), tf.float32)
+    loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
+    return loss, {"Loss/scores/real": real_scores, "Loss/scores/fake": fake_scores}
+
+
+def r1_regularizer(D, reals, labels, gamma=10.0):
+    """The regularizer of `D_logistic_r1`: `(gamma / 2) * |d sum(D(reals)) / d reals|^2` per sample
+    [N]. Returns (reg, series with 'Loss/gradient_penalty' [N])."""
+    _, real_grads = _scores_and_input_grads(D, reals, labels)
+    penalty = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3])
+    return penalty * (gamma * 0.5), {"Loss/gradient_penalty": penalty}
+
+
+def path_length_regularizer(G, pl_latents, labels, pl_noise, pl_mean, pl_decay=0.01, pl_weight=2.0):
+    """The regularizer of `G_logistic_ns_pathreg`: the path length of `pl_latents` (the gradient of
+    `sum(images * pl_noise / sqrt(H * W))` w.r.t. the dlatents, RMS over layers) against its running
+    mean. The caller draws `pl_latents` (minibatch // pl_minibatch_shrink) and `pl_noise` (N(0, 1),
+    the images' shape) and keeps `pl_mean` (a per-replica variable, as the original's per-GPU one).
+
+    Returns:
+        (reg = (pl_lengths - new_pl_mean)^2 * pl_weight [N], new_pl_mean (assign it to the
+        variable), series with 'Loss/pl_lengths' [N]).
+    """
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        dlatents = G.compute_dlatents(pl_latents, labels, is_training=True)
+        tape.watch(dlatents)
+        images = tf.cast(G.synthesis(dlatents), tf.float32)
+        noise = pl_noise / float(np.sqrt(int(images.shape[1]) * int(images.shape[2])))
+        total = tf.reduce_sum(images * noise)
+    pl_grads = tape.gradient(total, dlatents)
+    pl_lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(pl_grads), axis=2), axis=1))
+    pl_mean = tf.convert_to_tensor(pl_mean, tf.float32)
+    new_pl_mean = pl_mean + pl_decay * (tf.reduce_mean(pl_lengths) - pl_mean)
+    reg = tf.square(pl_lengths - new_pl_mean) * pl_weight
+    return reg, new_pl_mean, {"Loss/pl_lengths": pl_lengths}
 
 
 G_LOSSES = {
