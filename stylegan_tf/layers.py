@@ -296,9 +296,10 @@ class MinibatchStddev(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class BiasActDense(keras.layers.Layer):
-    """StyleGAN2's `dense_layer` + `apply_bias_act`: flattens rank > 2 inputs (channels-last order;
-    the loader permutes the one such weight stored in NCHW order).
+class BiasActDense(EqualizedDense):
+    """StyleGAN2's `dense_layer` + `apply_bias_act`: an `EqualizedDense` with gain 1 whose
+    nonlinearity carries the gain (flattens rank > 2 inputs in channels-last order; the loader
+    permutes the one such weight stored in NCHW order).
 
     Args:
         units: output features.
@@ -308,36 +309,26 @@ class BiasActDense(keras.layers.Layer):
     """
 
     def __init__(self, units, lrmul=1.0, activation="linear", use_bias=True, **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.lrmul = float(lrmul)
-        self.activation = activation
-        self.use_bias = bool(use_bias)
+        super().__init__(units, gain=1.0, use_wscale=True, lrmul=lrmul, use_bias=use_bias, **kwargs)
         ops.bias_act_gain(activation)  # validates the name
-
-    def build(self, input_shape):
-        fan_in = int(np.prod(input_shape[1:]))
-        init_std, self.weight_multiplier = weight_scaling(fan_in, 1.0, True, self.lrmul)
-        self.weight = self.add_weight(name="weight", shape=(fan_in, self.units),
-                                      initializer=keras.initializers.RandomNormal(stddev=init_std))
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self.bias_activation = activation
 
     def call(self, x):
         if len(x.shape) > 2:
             x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
         x = tf.matmul(x, self.weight * self.weight_multiplier)
-        return ops.bias_act(x, self.bias * self.lrmul if self.use_bias else None, self.activation)
+        return ops.bias_act(x, self.bias * self.lrmul if self.use_bias else None, self.bias_activation)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "lrmul": self.lrmul,
-                "activation": self.activation, "use_bias": self.use_bias}
+        config = {key: value for key, value in super().get_config().items() if key not in ("gain", "use_wscale")}
+        return {**config, "activation": self.bias_activation}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class FIRConv2D(keras.layers.Layer):
-    """StyleGAN2's `conv2d_layer` (+ `apply_bias_act`): SAME stride-1 conv, or 2x FIR up-/down-
-    sampling fused with the conv as `upsample_conv_2d` / `conv_downsample_2d`.
+class FIRConv2D(EqualizedConv2D):
+    """StyleGAN2's `conv2d_layer` (+ `apply_bias_act`): an `EqualizedConv2D` with gain 1, SAME
+    stride 1, or 2x FIR up-/down-sampling fused with the conv as `upsample_conv_2d` /
+    `conv_downsample_2d`.
 
     Args:
         filters, kernel_size: output channels and odd kernel size.
@@ -348,39 +339,23 @@ class FIRConv2D(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size, resample=None, resample_kernel=(1, 3, 3, 1), use_bias=True,
                  activation="linear", **kwargs):
-        super().__init__(**kwargs)
-        if kernel_size < 1 or kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
-        if resample not in (None, "up", "down"):
-            raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}.")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.resample = resample
+        super().__init__(filters, kernel_size, gain=1.0, use_wscale=True, resample=resample, use_bias=use_bias,
+                         **kwargs)
         self.resample_kernel = None if resample_kernel is None else [float(v) for v in np.ravel(resample_kernel)]
         upfirdn.setup_kernel(self.resample_kernel)  # validates it
-        self.use_bias = bool(use_bias)
-        self.activation = activation
         ops.bias_act_gain(activation)
-
-    def build(self, input_shape):
-        in_channels = int(input_shape[-1])
-        init_std, self.weight_multiplier = weight_scaling(self.kernel_size ** 2 * in_channels, 1.0, True, 1.0)
-        self.weight = self.add_weight(
-            name="weight", shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=init_std))
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.bias_activation = activation
 
     def call(self, x):
         x = resampling_conv(x, self.weight * self.weight_multiplier, self.resample, self.resample_kernel)
-        if not self.use_bias and self.activation == "linear":
+        if not self.use_bias and self.bias_activation == "linear":
             return x
-        return ops.bias_act(x, self.bias if self.use_bias else None, self.activation)
+        return ops.bias_act(x, self.bias if self.use_bias else None, self.bias_activation)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "resample": self.resample, "resample_kernel": self.resample_kernel,
-                "use_bias": self.use_bias, "activation": self.activation}
+        config = {key: value for key, value in super().get_config().items()
+                  if key not in ("gain", "use_wscale", "lrmul", "fused_scale")}
+        return {**config, "resample_kernel": self.resample_kernel, "activation": self.bias_activation}
 
 
 def resampling_conv(x, weight, resample, resample_kernel):

@@ -62,6 +62,105 @@ def check_lod_range(lod_range):
     return low, high
 
 
+def progressive_call_settings(net, lod_range, structure):
+    """(lod_range, structure, lod tensor) of a call of a progressive network: the promised range
+    checked, the structure defaulting to the network's (and validated)."""
+    lod_range = check_lod_range(lod_range)
+    structure = structure or net.structure
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}.")
+    return lod_range, structure, tf.convert_to_tensor(net.lod)
+
+
+def progressive_images(x, block, to_rgb, log2r, structure, lod_in, lod_range):
+    """The output of a progressive synthesis network from its 4x4 features `x`, with
+    `block(res, x)` the layers of resolution 2**res and `to_rgb(res, x)` its image: 'fixed' (the top
+    level only), 'linear' (every level, blended by `lod_clip`) or 'recursive' (only the levels the
+    current lod blends, nearest-neighbour upsampled), as the original's structures."""
+    if structure == "fixed":
+        for res in range(3, log2r + 1):
+            x = block(res, x)
+        return to_rgb(log2r, x)
+    if structure == "linear":
+        images = to_rgb(2, x)
+        for res in range(3, log2r + 1):
+            x = block(res, x)
+            images = ops.lerp_clip(to_rgb(res, x), ops.upscale2d(images), lod_in - (log2r - res))
+        return images
+
+    def grow(x, res, lod):
+        y = block(res, x)
+
+        def plain():
+            return ops.upscale2d(to_rgb(res, y), 2**lod)
+
+        def faded():
+            return ops.upscale2d(ops.lerp(to_rgb(res, y), ops.upscale2d(to_rgb(res - 1, x)), lod_in - lod), 2**lod)
+
+        def this_level():
+            return lod_cond(lod_in, lod_range, ">", lod, faded, plain)
+
+        if lod > 0:
+            return lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1), this_level)
+        return this_level()
+
+    return to_rgb(2, x) if log2r == 2 else grow(x, 3, log2r - 3)
+
+
+def progressive_features(net, images, block, structure=None, lod_range=None, start_res=2):
+    """The features of a progressive discriminator `net` (its `from_rgbs[res - 2]` the input layer
+    of resolution 2**res, `lod`, `structure`, `resolution_log2`), with `block(x, res)` its layers:
+    'fixed', 'linear' (every level, blended by `lerp_clip` with the box-downsampled image) or
+    'recursive' (only the levels the current lod blends), as the original's structures. The
+    recursion starts at `start_res`: StyleGAN's D_basic includes its 4x4 head as `block(x, 2)`
+    (start 2), StyleGAN2's D_stylegan grows from 8x8 (start 3) and adds its head afterwards; either
+    way `block(x, 2)` runs only with start 2."""
+    lod_range, structure, lod_in = progressive_call_settings(net, lod_range, structure)
+    log2r = net.resolution_log2
+
+    def from_rgb(x, res):
+        return net.from_rgbs[res - 2](x)
+
+    if structure in ("fixed", "linear"):
+        img, x = images, from_rgb(images, log2r)
+        for res in range(log2r, 2, -1):
+            x = block(x, res)
+            if structure == "linear":
+                img = ops.downscale2d(img)
+                x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
+        return block(x, 2) if start_res == 2 else x
+    if log2r < start_res:
+        return from_rgb(images, log2r)
+
+    def grow(res, lod):
+        def entry():
+            return from_rgb(ops.downscale2d(images, 2**lod), res)
+
+        x = lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1), entry) if lod > 0 else entry()
+        x = block(x, res)
+        if res == 2:
+            return x
+        return lod_cond(lod_in, lod_range, ">", lod,
+                        lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2 ** (lod + 1)), res - 1), lod_in - lod),
+                        lambda: x)
+
+    return grow(start_res, log2r - start_res)
+
+
+def build_discriminator_layers(net, output_dense):
+    """Builds what the discriminators of both families share in shape: the blocks
+    (`net.convs0[i]`, `net.convs1_down[i]` at 2**(i + 3)) and the 4x4 head (`final_conv` after the
+    optional minibatch stddev, `dense0`, then `output_dense`)."""
+    for block, (conv0, conv1) in enumerate(zip(net.convs0, net.convs1_down)):
+        size = 2 ** (block + 3)
+        conv0.build((None, size, size, net.nf(block + 2)))
+        conv1.build((None, size, size, conv0.filters))
+    extra = net.mbstd_num_features if net.minibatch_stddev is not None else 0
+    net.final_conv.build((None, 4, 4, net.nf(1) + extra))
+    net.dense0.build((None, 4, 4, net.nf(1)))
+    output_dense.build((None, net.nf(0)))
+
+
 def as_float_tensor(value, what):
     if value is None:
         raise ValueError(f"{what} is required.")

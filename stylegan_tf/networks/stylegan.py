@@ -225,13 +225,9 @@ class Synthesis(base.NetworkModel):
 
     def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
         dlatents = base.as_float_tensor(dlatents, "dlatents")
-        lod_range = base.check_lod_range(lod_range)
         randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
-        structure = structure or self.structure
-        if structure not in base.STRUCTURES:
-            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
         batch = tf.shape(dlatents)[0]
-        lod_in = tf.convert_to_tensor(self.lod)
+        lod_range, structure, lod_in = base.progressive_call_settings(self, lod_range, structure)
         log2r = self.resolution_log2
 
         def epilogue(index, x):
@@ -260,41 +256,7 @@ class Synthesis(base.NetworkModel):
         x = epilogue(0, x)
         x = epilogue(1, self.input_conv(x))
 
-        if structure == "fixed":
-            for res in range(3, log2r + 1):
-                x = block(res, x)
-            return to_rgb(log2r, x)
-
-        if structure == "linear":
-            images = to_rgb(2, x)
-            for res in range(3, log2r + 1):
-                x = block(res, x)
-                images = ops.lerp_clip(to_rgb(res, x), ops.upscale2d(images),
-                                       lod_in - (log2r - res))
-            return images
-
-        # Recursive: only the levels that the current lod blends are computed.
-        def grow(x, res, lod):
-            y = block(res, x)
-
-            def plain():
-                return ops.upscale2d(to_rgb(res, y), 2**lod)
-
-            def faded():
-                return ops.upscale2d(ops.lerp(to_rgb(res, y), ops.upscale2d(to_rgb(res - 1, x)),
-                                              lod_in - lod), 2**lod)
-
-            def this_level():
-                return base.lod_cond(lod_in, lod_range, ">", lod, faded, plain)
-
-            if lod > 0:
-                return base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1),
-                                 this_level)
-            return this_level()
-
-        if log2r == 2:
-            return to_rgb(2, x)
-        return grow(x, 3, log2r - 3)
+        return base.progressive_images(x, block, to_rgb, log2r, structure, lod_in, lod_range)
 
     def _original_variable_list(self):
         yield "lod", self.lod
@@ -322,8 +284,10 @@ class Synthesis(base.NetworkModel):
 
 
 def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutoff_val,
-                         avg_beta, mixing_prob):
-    """The original G_style's resolution of its flags (`G_style` in `training/networks_stylegan.py`)."""
+                         avg_beta, mixing_prob, nonpositive_cutoff_disables=True):
+    """The original G_style's resolution of its flags (`G_style` in `training/networks_stylegan.py`);
+    StyleGAN2's G_main resolves them the same way except that it keeps a cutoff <= 0
+    (`nonpositive_cutoff_disables=False`: it then truncates no layer)."""
     if is_training and is_validation:
         raise ValueError("is_training and is_validation are mutually exclusive.")
     if is_validation:
@@ -331,7 +295,7 @@ def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutof
     is_number = lambda value: value is not None and not tf.is_tensor(value)  # noqa: E731
     if is_training or (is_number(psi) and psi == 1):
         psi = None
-    if is_training or (is_number(cutoff) and cutoff <= 0):
+    if is_training or (nonpositive_cutoff_disables and is_number(cutoff) and cutoff <= 0):
         cutoff = None
     if not is_training or (is_number(avg_beta) and avg_beta == 1):
         avg_beta = None
@@ -524,27 +488,11 @@ class Discriminator(base.NetworkModel):
         for level, from_rgb in enumerate(self.from_rgbs):
             size = 2 ** (level + 2)
             from_rgb.build((None, size, size, self.num_channels))
-        for block, (conv0, conv1) in enumerate(zip(self.convs0, self.convs1_down)):
-            size = 2 ** (block + 3)
-            conv0.build((None, size, size, self.nf(block + 2)))
-            conv1.build((None, size, size, conv0.filters))
-        extra = self.mbstd_num_features if self.minibatch_stddev is not None else 0
-        self.final_conv.build((None, 4, 4, self.nf(1) + extra))
-        self.dense0.build((None, 4, 4, self.nf(1)))
-        self.dense1.build((None, self.nf(0)))
+        base.build_discriminator_layers(self, self.dense1)
         self.built = True
 
     def call(self, images, labels=None, structure=None, lod_range=None):
         images = base.as_float_tensor(images, "images")
-        lod_range = base.check_lod_range(lod_range)
-        structure = structure or self.structure
-        if structure not in base.STRUCTURES:
-            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
-        lod_in = tf.convert_to_tensor(self.lod)
-        log2r = self.resolution_log2
-
-        def from_rgb(x, res):
-            return self.from_rgbs[res - 2](x)
 
         def block(x, res):
             if res >= 3:
@@ -556,38 +504,7 @@ class Discriminator(base.NetworkModel):
                 x = self.minibatch_stddev(x)
             return self.dense1(self.dense0(self.final_conv(x)))
 
-        if structure == "fixed":
-            x = from_rgb(images, log2r)
-            for res in range(log2r, 2, -1):
-                x = block(x, res)
-            scores = block(x, 2)
-        elif structure == "linear":
-            img = images
-            x = from_rgb(img, log2r)
-            for res in range(log2r, 2, -1):
-                x = block(x, res)
-                img = ops.downscale2d(img)
-                x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
-            scores = block(x, 2)
-        else:  # recursive: only the levels that the current lod blends are computed
-            def grow(res, lod):
-                def entry():
-                    return from_rgb(ops.downscale2d(images, 2**lod), res)
-                if lod > 0:
-                    x = base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1),
-                                  entry)
-                else:
-                    x = entry()
-                x = block(x, res)
-                if res > 2:
-                    return base.lod_cond(
-                        lod_in, lod_range, ">", lod,
-                        lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2**(lod + 1)),
-                                                     res - 1), lod_in - lod),
-                        lambda: x)
-                return x
-
-            scores = grow(2, log2r - 2)
+        scores = base.progressive_features(self, images, block, structure, lod_range)
 
         if self.label_size:
             labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")

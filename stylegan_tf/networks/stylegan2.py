@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from stylegan_tf import layers, ops, upfirdn
 from stylegan_tf.networks import base
-from stylegan_tf.networks.stylegan import Generator, Mapping
+from stylegan_tf.networks.stylegan import Generator, Mapping, _truncation_settings
 
 MAPPING_DEFAULTS = dict(
     latent_size=512, label_size=0, dlatent_size=512, dlatent_broadcast=None, mapping_layers=8,
@@ -244,11 +244,7 @@ class SynthesisRevised(_SynthesisBase):
 
     def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
         dlatents, randomize_noise = self._prepare(dlatents, randomize_noise)
-        lod_range = base.check_lod_range(lod_range)
-        structure = structure or self.structure
-        if structure not in base.STRUCTURES:
-            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
-        lod_in = tf.convert_to_tensor(self.lod)
+        lod_range, structure, lod_in = base.progressive_call_settings(self, lod_range, structure)
         log2r = self.resolution_log2
         x = self._start(dlatents, randomize_noise)
 
@@ -258,36 +254,8 @@ class SynthesisRevised(_SynthesisBase):
         def block(res, x):
             return self._block(res, x, dlatents, randomize_noise)
 
-        if structure == "fixed":
-            for res in range(3, log2r + 1):
-                x = block(res, x)
-            return to_rgb(log2r, x)
-        if structure == "linear":
-            images = to_rgb(2, x)
-            for res in range(3, log2r + 1):
-                x = block(res, x)
-                # upsample_2d with the default (box) kernel is exactly nearest-neighbour.
-                images = ops.lerp_clip(to_rgb(res, x), ops.upscale2d(images), lod_in - (log2r - res))
-            return images
-
-        def grow(x, res, lod):  # recursive: only the levels that the current lod blends
-            y = block(res, x)
-
-            def plain():
-                return ops.upscale2d(to_rgb(res, y), 2**lod)
-
-            def faded():
-                return ops.upscale2d(ops.lerp(to_rgb(res, y), ops.upscale2d(to_rgb(res - 1, x)), lod_in - lod),
-                                     2**lod)
-
-            def this_level():
-                return base.lod_cond(lod_in, lod_range, ">", lod, faded, plain)
-
-            if lod > 0:
-                return base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(y, res + 1, lod - 1), this_level)
-            return this_level()
-
-        return to_rgb(2, x) if log2r == 2 else grow(x, 3, log2r - 3)
+        # (upsample_2d with the default box kernel, which the original blends with, is exactly nearest.)
+        return base.progressive_images(x, block, to_rgb, log2r, structure, lod_in, lod_range)
 
     def _original_variable_list(self):
         yield "lod", self.lod
@@ -304,24 +272,6 @@ class SynthesisRevised(_SynthesisBase):
 
 
 _SYNTHESIS_FUNCS = {"G_synthesis_stylegan2": SynthesisStyleGAN2, "G_synthesis_stylegan_revised": SynthesisRevised}
-
-
-def _main_flags(is_training, is_validation, psi, cutoff, psi_val, cutoff_val, avg_beta, mixing_prob):
-    """G_main's resolution of its flags: unlike G_style, a cutoff <= 0 is kept (it truncates no layer)."""
-    if is_training and is_validation:
-        raise ValueError("is_training and is_validation are mutually exclusive.")
-    if is_validation:
-        psi, cutoff = psi_val, cutoff_val
-    is_number = lambda value: value is not None and not tf.is_tensor(value)  # noqa: E731
-    if is_training or (is_number(psi) and psi == 1):
-        psi = None
-    if is_training:
-        cutoff = None
-    if not is_training or (is_number(avg_beta) and avg_beta == 1):
-        avg_beta = None
-    if not is_training or (is_number(mixing_prob) and mixing_prob <= 0):
-        mixing_prob = None
-    return psi, cutoff, avg_beta, mixing_prob
 
 
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
@@ -363,10 +313,10 @@ class GeneratorMain(Generator):
     num_layers = property(lambda self: self.synthesis.num_layers)
 
     def _resolve_flags(self, is_training, is_validation, values):
-        psi, cutoff, avg_beta, mixing_prob = _main_flags(
+        psi, cutoff, avg_beta, mixing_prob = _truncation_settings(
             is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
             values["truncation_psi_val"], values["truncation_cutoff_val"],
-            values["dlatent_avg_beta"], values["style_mixing_prob"])
+            values["dlatent_avg_beta"], values["style_mixing_prob"], nonpositive_cutoff_disables=False)
         return psi, self.num_layers if cutoff is None else cutoff, avg_beta, mixing_prob
 
 
@@ -401,17 +351,13 @@ class _DiscriminatorBase(base.NetworkModel):
         self.output_dense = layers.BiasActDense(max(self.label_size, 1), name="Output")
 
     def _build_common(self):
-        for block, (conv0, conv1) in enumerate(zip(self.convs0, self.convs1_down)):
-            size = 2 ** (block + 3)
-            conv0.build((None, size, size, self.nf(block + 2)))
-            conv1.build((None, size, size, conv0.filters))
-        extra = self.mbstd_num_features if self.minibatch_stddev is not None else 0
-        self.final_conv.build((None, 4, 4, self.nf(1) + extra))
-        self.dense0.build((None, 4, 4, self.nf(1)))
-        self.output_dense.build((None, self.nf(0)))
+        base.build_discriminator_layers(self, self.output_dense)
 
     def _block(self, res, x):
         return self.convs1_down[res - 3](self.convs0[res - 3](x))
+
+    def _block_at(self, x, res):
+        return self._block(res, x)
 
     def _head(self, x, labels):
         if self.minibatch_stddev is not None:
@@ -531,40 +477,7 @@ class DiscriminatorRevised(_DiscriminatorBase):
 
     def call(self, images, labels=None, structure=None, lod_range=None):
         images = base.as_float_tensor(images, "images")
-        lod_range = base.check_lod_range(lod_range)
-        structure = structure or self.structure
-        if structure not in base.STRUCTURES:
-            raise ValueError(f"structure must be one of {base.STRUCTURES}, got {structure!r}.")
-        lod_in = tf.convert_to_tensor(self.lod)
-        log2r = self.resolution_log2
-
-        def from_rgb(x, res):
-            return self.from_rgbs[res - 2](x)
-
-        if structure == "fixed":
-            x = from_rgb(images, log2r)
-            for res in range(log2r, 2, -1):
-                x = self._block(res, x)
-        elif structure == "linear":
-            img, x = images, from_rgb(images, log2r)
-            for res in range(log2r, 2, -1):
-                x = self._block(res, x)
-                img = ops.downscale2d(img)  # downsample_2d with the default (box) kernel
-                x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
-        elif log2r == 2:
-            x = from_rgb(images, 2)
-        else:
-            def grow(res, lod):  # recursive: only the levels that the current lod blends
-                def entry():
-                    return from_rgb(ops.downscale2d(images, 2**lod), res)
-                x = base.lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1), entry) \
-                    if lod > 0 else entry()
-                x = self._block(res, x)
-                return base.lod_cond(
-                    lod_in, lod_range, ">", lod,
-                    lambda: ops.lerp(x, from_rgb(ops.downscale2d(images, 2 ** (lod + 1)), res - 1), lod_in - lod),
-                    lambda: x)
-            x = grow(3, log2r - 3)
+        x = base.progressive_features(self, images, self._block_at, structure, lod_range, start_res=3)
         return self._head(x, labels)
 
     def _original_variable_list(self):

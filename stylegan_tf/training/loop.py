@@ -259,15 +259,16 @@ class _TrainingRun:
         return stop
 
     def write_tick_outputs(self, done, values):
+        """The tick's statistics, image grid and snapshot, in that order: a snapshot on disk implies
+        that its tick was reported (a run killed right after it leaves nothing unlogged)."""
         config, state = self.config, self.state
-        if self.cur_tick % config.image_snapshot_ticks == 0 or done:
-            self.save_fakes(f"fakes{state.cur_nimg // 1000:06d}.png")
-        if self.cur_tick % config.network_snapshot_ticks == 0 or done or self.cur_tick == 1:
-            resume.save_snapshot(self.trainer, self.run_dir,
-                                    snapshots.snapshot_name(state.cur_nimg // 1000), state,
-                                    config.snapshot_keep)
         for name, value in values.items():
             self.summary_writer.scalar(name, value, state.cur_nimg)
         self.summary_writer.flush()
         with open(os.path.join(self.run_dir, "stats.jsonl"), "a", encoding="utf-8") as file:
             file.write(json.dumps({name: float(value) for name, value in values.items()}) + "\n")
+        if self.cur_tick % config.image_snapshot_ticks == 0 or done:
+            self.save_fakes(f"fakes{state.cur_nimg // 1000:06d}.png")
+        if self.cur_tick % config.network_snapshot_ticks == 0 or done or self.cur_tick == 1:
+            resume.save_snapshot(self.trainer, self.run_dir, snapshots.snapshot_name(state.cur_nimg // 1000), state,
+                                 config.snapshot_keep)
