@@ -264,8 +264,11 @@ def _check_state_fields(obj, what, path):
 def _check_network_state(obj, what, path):
     state = _check_state_fields(obj, what, path)
     if state.get("version") == 5:
-        raise LegacyPickleError(f"{path}: {what} is a StyleGAN2-ADA (TF) network (state version 5); "
-                                "stylegan-tf loads the StyleGAN and StyleGAN2 releases' pickles (versions 2-4).")
+        raise LegacyPickleError(
+            f"{path}: {what} is a StyleGAN2-ADA (TF) network (state version 5, build function "
+            f"{state['build_func_name']!r} of its training/networks.py: no lod, fp16 layers, conv clamping, "
+            "label embeddings), not one of the StyleGAN2 release's builders; stylegan-tf loads the StyleGAN and "
+            "StyleGAN2 releases' pickles (versions 2-4).")
     if state.get("version") not in _STATE_VERSIONS:
         raise LegacyPickleError(f"{path}: {what} has network state version "
                                 f"{state.get('version')!r}; versions 2 to 4 are supported.")
