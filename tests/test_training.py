@@ -206,7 +206,11 @@ def test_two_mirrored_replicas_give_the_update_of_one():
     result = subprocess.run([sys.executable, str(fixtures.REPO_ROOT / "tests" /
                                                  "training_fixtures.py"), "replicas"],
                             capture_output=True, text=True, timeout=300,
-                            env=dict(__import__("os").environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                            # One thread per op and deterministic kernels: what is compared is the
+                            # replicas' arithmetic, not the order in which threads add partial sums.
+                            env=dict(__import__("os").environ, TF_CPP_MIN_LOG_LEVEL="2",
+                                     TF_DETERMINISTIC_OPS="1", TF_NUM_INTRAOP_THREADS="1",
+                                     TF_NUM_INTEROP_THREADS="1"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     # First step from identical weights: equal to float tolerance. Later steps start from weights
