@@ -36,6 +36,12 @@ def all_fixture_dirs():
             + fixture_dirs("original-stylegan2", "STYLEGAN_FIXTURES"))
 
 
+@functools.lru_cache(maxsize=None)
+def load_fixture(directory):
+    """The Fixture of a directory, read (and its networks loaded) once per test process."""
+    return Fixture(directory)
+
+
 class Fixture:
     """One fixture directory: networks loaded through our loader, arrays, meta."""
 

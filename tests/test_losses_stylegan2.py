@@ -2,6 +2,8 @@
 (fixtures whose meta.json has `compute.losses`): D_logistic_r1 and G_logistic_ns_pathreg, their
 regularizers and the second-order gradients of the lazy-regularization objectives."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,18 +11,16 @@ import tensorflow as tf
 from stylegan_tf import legacy
 from stylegan_tf.training import losses
 
-from original_fixtures import Fixture, all_fixture_dirs, gradient_error, nchw_to_nhwc, output_error
+from original_fixtures import all_fixture_dirs, gradient_error, load_fixture, nchw_to_nhwc, output_error
 
-LOSS_FIXTURES = [path for path in all_fixture_dirs() if Fixture(path).meta.get("compute", {}).get("losses")]
+LOSS_FIXTURES = [path for path in all_fixture_dirs()
+                 if json.loads((path / "meta.json").read_text()).get("compute", {}).get("losses")]
 LOSS_TOLERANCE = 1e-4  # relative, as the issue asks of loss parity
-_loaded = {}
 
 
 @pytest.fixture(scope="module", params=LOSS_FIXTURES, ids=lambda path: path.name)
 def fixture(request):
-    if request.param not in _loaded:
-        _loaded[request.param] = Fixture(request.param)
-    return _loaded[request.param]
+    return load_fixture(request.param)
 
 
 def test_loss_fixtures_were_found():

@@ -11,25 +11,22 @@ from stylegan_tf import legacy
 
 from original_fixtures import (
     OUTPUT_TOLERANCE,
-    Fixture,
     all_fixture_dirs,
     compute_gradients,
     gradient_error,
     gradient_tolerance,
+    load_fixture,
     nchw_to_nhwc,
     output_error,
     set_lod,
 )
 
 FIXTURE_DIRS = all_fixture_dirs()
-_loaded = {}
 
 
 @pytest.fixture(scope="module", params=FIXTURE_DIRS, ids=lambda path: path.name)
 def fixture(request):
-    if request.param not in _loaded:
-        _loaded[request.param] = Fixture(request.param)
-    return _loaded[request.param]
+    return load_fixture(request.param)
 
 
 def test_fixtures_were_found():

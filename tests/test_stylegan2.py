@@ -141,9 +141,9 @@ def test_stylegan2_truncation_semantics():
 
 
 def test_fused_and_non_fused_modconv_agree_on_a_fixture():
-    from original_fixtures import Fixture, all_fixture_dirs, nchw_to_nhwc
+    from original_fixtures import all_fixture_dirs, load_fixture, nchw_to_nhwc
     directory = next(path for path in all_fixture_dirs() if path.name.startswith("f-"))
-    fixture = Fixture(directory)
+    fixture = load_fixture(directory)
     _, _, Gs = fixture.networks
     other = networks.GeneratorMain(name="Gs", **{**Gs.static_kwargs, "fused_modconv": False})
     for target, source in zip(other.weights, Gs.weights):
@@ -178,7 +178,6 @@ def test_keras_save_and_reload_give_identical_outputs(tmp_path, which):
     if which.startswith("D"):
         cls = networks.DiscriminatorRevised if which.endswith("revised") else networks.DiscriminatorStyleGAN2
         net = randomize(cls(**TINY_D))
-        run = lambda model: model(RNG.randn(4, 16, 16, 3).astype(np.float32))  # noqa: E731
         inputs = RNG.randn(4, 16, 16, 3).astype(np.float32)
         run = lambda model: model(inputs)  # noqa: E731
     else:
