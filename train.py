@@ -12,7 +12,12 @@ Examples:
     # override anything: --set=<field>=<value>
     python train.py --config=demo --set=sched.lod_training_kimg=10 --set=G_args.fmap_base=256
 
-Presets are `<dataset>[-<N>gpu][-<variant>...]` (see --list_configs); flags override them.
+    # StyleGAN2: the release's configs A-F (and Table 2's config-e-G<arch>-D<arch>)
+    python train.py --config=demo-sg2
+    python train.py --config=config-f --dataset=ffhq --mirror_augment
+
+StyleGAN presets are `<dataset>[-<N>gpu][-<variant>...]`, StyleGAN2 presets
+`[<dataset>-]config-<a..f>` (see --list_configs); flags override them.
 """
 import os
 
@@ -29,7 +34,7 @@ from stylegan_tf.training import config as config_lib  # pylint: disable=wrong-i
 from stylegan_tf.training import distribute, loop, schedule  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", None, "Preset name, e.g. demo, ffhq-8gpu, celebahq-1gpu-wgangp "
+flags.DEFINE_string("config", None, "Preset name, e.g. demo, demo-sg2, ffhq-8gpu, config-f, celebahq-1gpu-wgangp "
                     "(--list_configs lists them). With --resume=<run dir> it defaults to that "
                     "run's config.json.")
 flags.DEFINE_bool("list_configs", False, "List the preset names and variants, then exit.")
@@ -46,6 +51,8 @@ flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical de
 flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (default: the preset's, on "
                   "for the original's presets).")
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
+flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
+                   "D_logistic_simplegp's r1_gamma).")
 flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id to continue from, or "
                     "an original .pkl to start from (transfer learning).")
 flags.DEFINE_bool("resume_without_state", False, "Resume the networks of a snapshot but not its "
@@ -92,6 +99,11 @@ def resolve_from_flags():
             setattr(config, name, value)
     if FLAGS.dataset is not None:
         config.dataset.tfrecord_dir = FLAGS.dataset
+    if FLAGS.gamma is not None:
+        key = {"D_logistic_r1": "gamma", "D_logistic_simplegp": "r1_gamma"}.get(config.D_loss.func_name)
+        if key is None:
+            raise ValueError(f"--gamma sets the R1 weight; the D loss {config.D_loss.func_name} has none.")
+        config.D_loss.kwargs[key] = FLAGS.gamma
     if FLAGS.resume_without_state:
         config.resume_state = False
     config.validate()
@@ -121,7 +133,10 @@ def main():
     if FLAGS.list_configs:
         names, variants = config_lib.preset_names()
         print("Presets:  " + " ".join(names))
-        print("Variants: " + " ".join(variants) + "  (append with '-', e.g. ffhq-1gpu-mix50)")
+        print("Variants: " + " ".join(variants) + "  (append to a StyleGAN preset with '-', e.g. "
+              "ffhq-1gpu-mix50)")
+        print("StyleGAN2 presets take a dataset prefix: " + ", ".join(
+            f"{name}-config-f" for name in config_lib.SG2_DATASETS))
         return 0
     config = resolve_from_flags()
     if FLAGS.dry_run:

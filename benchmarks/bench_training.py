@@ -12,6 +12,13 @@ Usage:
 
 Compare with ../shared/PERF.md: the original release trains at 64x64, batch 8, at 24-33 s/step
 on the 2-core CI machine.
+
+StyleGAN2 (`--family=stylegan2 --configs=e,f`): the networks and losses of config E / F, timing a
+regular minibatch (G step, then D step with the Gs update) and the two lazy regularization steps
+(path length; R1) on their own, and the s/kimg of the release's schedule (R1 every 16, path
+length every 4 minibatches):
+
+    python benchmarks/bench_training.py --family=stylegan2 --configs=e,f --modes=function --replica_modes=
 """
 import os
 import sys
@@ -34,6 +41,11 @@ flags.DEFINE_list("replica_modes", ["function"], "Modes to time on 2 mirrored re
                   "(empty: skip).")
 flags.DEFINE_integer("batch", 8, "Global minibatch.")
 flags.DEFINE_integer("steps", 2, "Timed steps per configuration (after one warm-up step).")
+flags.DEFINE_enum("family", "stylegan", ["stylegan", "stylegan2"], "StyleGAN's FFHQ networks or "
+                  "StyleGAN2's config networks.")
+flags.DEFINE_list("configs", ["e", "f"], "StyleGAN2 configs to time (--family=stylegan2).")
+flags.DEFINE_integer("rounds", 1, "StyleGAN2: passes per minibatch (the release's 4 per GPU at "
+                     "batch 8 would be 2).")
 
 
 def build(strategy, resolution, mode):
@@ -74,9 +86,68 @@ def time_steps(trainer, resolution, batch, steps):
     return first, (time.perf_counter() - start) / steps
 
 
+def build_stylegan2(strategy, resolution, mode, letter):
+    import numpy as np
+
+    from stylegan_tf.training import config as config_lib
+    from stylegan_tf.training import trainer
+    config = config_lib.stylegan2_config(letter)
+    return trainer.Trainer(
+        strategy, config.G_args, config.D_args, resolution, 3, 0, config.G_loss, config.D_loss,
+        config.G_opt, config.D_opt, G_smoothing_kimg=10.0, labels=np.zeros([16, 0], np.float32),
+        compile_mode=mode, G_func=config.G_func, D_func=config.D_func,
+        lazy_regularization=config.lazy_regularization)
+
+
+def time_stylegan2_steps(trainer, resolution, batch, steps, rounds):
+    """Seconds of (regular minibatch, path-length step, R1 step), each after a warm-up call."""
+    import numpy as np
+    images = np.random.RandomState(0).randint(0, 256, [batch, resolution, resolution, 3])
+    images, labels = images.astype(np.uint8), np.zeros([batch, 0], np.float32)
+
+    def wait(out):
+        for value in out.values():
+            for local in trainer.strategy.experimental_local_results(value):
+                local.numpy()
+
+    def regular():
+        trainer.g_step(0.0, 0.002, batch, rounds)
+        wait(trainer.d_step(images, labels, 0.0, 0.002, batch, rounds))
+
+    phases = {"regular": regular,
+              "G_reg": lambda: wait(trainer.g_reg_step(0.0, 0.002, batch, rounds)),
+              "D_reg": lambda: wait(trainer.d_reg_step(images, labels, 0.0, 0.002, rounds))}
+    seconds = {}
+    for name, run in phases.items():
+        run()  # traces
+        start = time.perf_counter()
+        for _ in range(steps):
+            run()
+        seconds[name] = (time.perf_counter() - start) / steps
+    return seconds
+
+
+def main_stylegan2():
+    import tensorflow as tf
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    print(f"{'config':>6} {'res':>4} {'mode':>9} {'regular s':>10} {'G_reg s':>8} {'D_reg s':>8} "
+          f"{'s/minibatch':>12} {'s/kimg':>8}")
+    for letter in FLAGS.configs:
+        for resolution in map(int, FLAGS.resolutions):
+            for mode in FLAGS.modes:
+                seconds = time_stylegan2_steps(build_stylegan2(one, resolution, mode, letter),
+                                               resolution, FLAGS.batch, FLAGS.steps, FLAGS.rounds)
+                average = seconds["regular"] + seconds["G_reg"] / 4 + seconds["D_reg"] / 16
+                print(f"{letter:>6} {resolution:>4} {mode:>9} {seconds['regular']:>10.2f} "
+                      f"{seconds['G_reg']:>8.2f} {seconds['D_reg']:>8.2f} {average:>12.2f} "
+                      f"{average * 1000 / FLAGS.batch:>8.0f}", flush=True)
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    if FLAGS.family == "stylegan2":
+        return main_stylegan2()
     from stylegan_tf.training import distribute
     if FLAGS.replica_modes:
         distribute.split_cpu(2)

@@ -184,9 +184,7 @@ def original_variables(net):
 _PROGAN_FUNCS = ("G_paper", "D_paper")
 # Top-level build functions of the StyleGAN release (G_style, D_basic; also StyleGAN2's config A)
 # and of the StyleGAN2 release; components are rebuilt by their parent.
-_BUILDERS = {cls.FUNC_NAME: cls for cls in (
-    networks.Generator, networks.Discriminator, networks.GeneratorMain, networks.DiscriminatorStyleGAN2,
-    networks.DiscriminatorRevised)}
+_BUILDERS = networks.BUILD_FUNCTIONS
 _STATE_VERSIONS = (2, 3, 4)  # StyleGAN writes 3 (2 in early pickles), StyleGAN2 4
 
 
@@ -350,6 +348,14 @@ def load_networks(path):
                                 f"{type(data).__name__}.")
     return tuple(network_from_state(obj, what, os.fspath(path))
                  for obj, what in zip(data[:3], ("G", "D", "Gs")))
+
+
+def read_network_variables(path, what="network"):
+    """(build_func_name, [(full original name, array)]) of a pickle holding one dnnlib network of
+    any build function (e.g. NVIDIA's metric networks), read safely and without building it."""
+    path = os.fspath(path)
+    state = _check_state_fields(read_pickle(path), what, path)
+    return state["build_func_name"], _flatten_state_variables(state)
 
 
 def load_network(path, what="network"):

@@ -18,6 +18,7 @@ from stylegan_tf.metrics import (
     frechet_inception_distance,
     linear_separability,
     perceptual_path_length,
+    precision_recall,
     registry,
     reporting,
 )
@@ -123,6 +124,10 @@ def test_metric_names():
     assert (ppl.space, ppl.sampling, ppl.num_samples, ppl.epsilon, ppl.minibatch_per_gpu) == \
         ("z", "full", 100000, 1e-4, 16)
     assert registry.get_metric("ppl_wend", num_images=500).name == "ppl_wend-n500"
+    ppl2 = registry.get_metric("ppl2_wend")
+    assert (ppl2.space, ppl2.sampling, ppl2.num_samples, ppl2.minibatch_per_gpu, ppl2.crop) == \
+        ("w", "end", 50000, 4, False)
+    assert ppl.crop and registry.get_metric("ppl2_wend", num_images=64).name == "ppl2_wend-n64"
     ls = registry.get_metric("ls")
     assert (ls.num_samples, ls.num_keep, len(ls.attribute_indices), ls.minibatch_per_gpu) == (200000, 100000, 40, 4)
     with pytest.raises(ValueError, match="unknown metric"):
@@ -273,3 +278,113 @@ def test_run_metrics_rejects_a_missing_network(tmp_path):
                                capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines()[-1].startswith("Error: --network: no such file")
+
+
+@pytest.mark.slow
+def test_ppl2_wend_on_a_stylegan2_network(workdir):
+    """StyleGAN2's whole-image variant on a G_main: reproducible, and not the face-crop value."""
+    tf.random.set_seed(3)
+    Gs = networks.GeneratorMain(resolution=RESOLUTION, fmap_base=64, fmap_max=16, latent_size=16,
+                                dlatent_size=16, mapping_layers=2, name="Gs")
+    whole = registry.get_metric("ppl2_wend", num_images=16)
+    value = whole.evaluate(Gs, options_for(workdir))[0].value
+    assert math.isfinite(value) and value > 0
+    assert whole.evaluate(Gs, options_for(workdir))[0].value == value
+    cropped = registry.get_metric("ppl_wend", num_images=16, minibatch_per_gpu=4)
+    assert cropped.evaluate(Gs, options_for(workdir))[0].value != value
+
+
+# ----------------------------------------------------------------------------------------------
+# Precision and recall (StyleGAN2's pr50k3).
+
+def _brute_force_precision_recall(reals, fakes, k):
+    def distances(a, b):
+        return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    real_radii = np.sort(distances(reals, reals), axis=1)[:, k]
+    fake_radii = np.sort(distances(fakes, fakes), axis=1)[:, k]
+    precision = np.mean(np.any(distances(fakes, reals) <= real_radii[None], axis=1))
+    recall = np.mean(np.any(distances(reals, fakes) <= fake_radii[None], axis=1))
+    return precision, recall
+
+
+def test_precision_recall_manifolds():
+    # Small integers: the float16 distances are exact, so a float64 brute force must agree.
+    rng = np.random.RandomState(0)
+    reals = rng.randint(0, 6, [40, 3]).astype(np.float32)
+    fakes = np.concatenate([reals[:10] + 1, rng.randint(8, 12, [15, 3])]).astype(np.float32)
+    for k in (1, 3):
+        ours = precision_recall.precision_recall(reals, fakes, k, row_batch_size=7, col_batch_size=9)
+        assert ours == pytest.approx(_brute_force_precision_recall(reals, fakes, k), abs=0)
+    assert precision_recall.precision_recall(reals, reals, 3) == (1.0, 1.0)
+    # radius = the 3rd nearest other sample: a set of points 0, 1, 2, ... on a line
+    line = np.arange(10, dtype=np.float32)[:, None]
+    radii = precision_recall.manifold_radii(line, 3)
+    assert radii[0] == 9 and radii[5] == 4  # 0 -> 3 (distance^2 9); 5 -> 3 or 7 after 4, 6 (4)
+
+
+def _synthetic_vgg16_pickle(path, widths=(4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8), fc=(16, 12, 10)):
+    """A pickle with vgg16.pkl's layout (a dnnlib Network of 13 conv and 3 dense layers, kernel
+    then bias each), at small widths."""
+    rng = np.random.RandomState(1)
+    variables, channels = [], 3
+    for index, width in enumerate(widths):
+        variables += [(f"conv{index}/weight", rng.randn(3, 3, channels, width).astype(np.float32) * 0.3),
+                      (f"conv{index}/bias", rng.randn(width).astype(np.float32) * 0.1)]
+        channels = width
+    inputs = 7 * 7 * channels
+    for index, width in enumerate(fc):
+        # small enough that the float16 squared norms stay finite, as VGG16 fc2 features do
+        variables += [(f"fc{index + 6}/weight", rng.randn(inputs, width).astype(np.float32) * 0.002),
+                      (f"fc{index + 6}/bias", rng.randn(width).astype(np.float32) * 0.1)]
+        inputs = width
+    legacy._write_atomically(path, legacy._own_state(4, "vgg16", "vgg16", {}, variables))
+    return path
+
+
+def test_vgg16_pickle_is_rebuilt_and_checked(tmp_path):
+    vgg16 = precision_recall.load_vgg16(_synthetic_vgg16_pickle(tmp_path / "vgg16.pkl"))
+    images = np.random.RandomState(2).randint(0, 256, [3, 40, 40, 3]).astype(np.uint8)
+    features = vgg16(images).numpy()
+    assert features.shape == (3, 12) and np.all(features >= 0) and features.max() > 0  # fc2 after its ReLU
+    # The same numbers from Keras layers built independently of the module.
+    import keras
+    _func, variables = legacy.read_network_variables(tmp_path / "vgg16.pkl")
+    arrays = [value for _, value in variables]
+    x = tf.image.resize(tf.cast(images, tf.float32), [224, 224])[..., ::-1] - [103.939, 116.779, 123.68]
+
+    def weighted(layer, x, index):
+        layer.build(x.shape)
+        layer.set_weights([arrays[2 * index], arrays[2 * index + 1]])
+        return layer(x)
+    for index in range(13):
+        x = weighted(keras.layers.Conv2D(arrays[2 * index].shape[-1], 3, padding="same",
+                                         activation="relu"), x, index)
+        if index in (1, 3, 6, 9, 12):
+            x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    for index in (13, 14):
+        x = weighted(keras.layers.Dense(arrays[2 * index].shape[-1], activation="relu"), x, index)
+    np.testing.assert_allclose(features, x.numpy(), rtol=1e-4, atol=1e-5)
+
+    with pytest.raises(ValueError, match="vgg16.pkl.*nvlabs-fi-cdn.nvidia.com.*--vgg16_pkl"):
+        precision_recall.load_vgg16(tmp_path / "missing.pkl")
+    _synthetic_vgg16_pickle(tmp_path / "short.pkl", widths=(4,) * 12)
+    with pytest.raises(ValueError, match="12 conv and 3 dense layers"):
+        precision_recall.load_vgg16(tmp_path / "short.pkl")
+
+
+@pytest.mark.slow
+def test_pr_end_to_end_with_a_synthetic_vgg16(workdir, tmp_path):
+    _G, _D, Gs = legacy.load_networks(workdir / "network-snapshot-000000.pkl")
+    path = _synthetic_vgg16_pickle(tmp_path / "vgg16.pkl")
+    metric = registry.get_metric("pr50k3", num_images=NUM_FACES, vgg16_pkl=str(path), minibatch_per_gpu=8)
+    assert (metric.name, metric.nhood_size) == (f"pr{NUM_FACES}-k3", 3)
+    results = {r.name: r.value for r in metric.evaluate(Gs, options_for(workdir))}
+    assert set(results) == {f"pr{NUM_FACES}-k3_precision", f"pr{NUM_FACES}-k3_recall"}
+    assert all(0.0 <= value <= 1.0 for value in results.values())
+    # Reals against themselves (the cached real features as fakes): both are 1.
+    reals = metric.real_features(options_for(workdir), precision_recall.load_vgg16(path))
+    assert reals.shape == (NUM_FACES, 12)
+    assert precision_recall.precision_recall(reals, reals, 3) == (1.0, 1.0)
+    full = registry.get_metric("pr50k3")
+    assert (full.name, full.num_images, full.minibatch_per_gpu) == ("pr50k3", 50000, 8)

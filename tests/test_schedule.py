@@ -20,24 +20,29 @@ def original_schedule(nimg, log2_res, gpus, s):
     period = s["lod_training_kimg"] + s["lod_transition_kimg"]
     phase = int(np.floor(kimg / period)) if period > 0 else 0
     into_phase = kimg - phase * period
-    lod = log2_res - np.floor(np.log2(s["lod_initial_resolution"])) - phase
-    if s["lod_transition_kimg"] > 0:
-        lod -= max(into_phase - s["lod_training_kimg"], 0.0) / s["lod_transition_kimg"]
-    lod = max(lod, 0.0)
+    if s["lod_initial_resolution"] is None:  # StyleGAN2's no-growing configs
+        lod = 0.0
+    else:
+        lod = log2_res - np.floor(np.log2(s["lod_initial_resolution"])) - phase
+        if s["lod_transition_kimg"] > 0:
+            lod -= max(into_phase - s["lod_training_kimg"], 0.0) / s["lod_transition_kimg"]
+        lod = max(lod, 0.0)
     res = 2 ** (log2_res - int(np.floor(lod)))
     mb = s["minibatch_dict"].get(res, s["minibatch_base"])
     mb -= mb % gpus
     if res in s["max_minibatch_per_gpu"]:
         mb = min(mb, s["max_minibatch_per_gpu"][res] * gpus)
     ramp = min(kimg / s["lrate_rampup_kimg"], 1.0) if s["lrate_rampup_kimg"] > 0 else 1.0
-    return (lod, res, mb, s["G_lrate_dict"].get(res, s["G_lrate_base"]) * ramp,
+    mb_gpu = s["minibatch_gpu_dict"].get(res, s["minibatch_gpu_base"]) or mb // gpus
+    return (lod, res, mb, mb_gpu, s["G_lrate_dict"].get(res, s["G_lrate_base"]) * ramp,
             s["D_lrate_dict"].get(res, s["D_lrate_base"]) * ramp,
             s["tick_kimg_dict"].get(res, s["tick_kimg_base"]))
 
 
 def all_presets():
     names, variants = config_lib.preset_names()
-    return names + ["ffhq-8gpu-wgangp", "celebahq-2gpu-wgangp", "car-4gpu-tuned-baseline"]
+    return names + ["ffhq-8gpu-wgangp", "celebahq-2gpu-wgangp", "car-4gpu-tuned-baseline",
+                     "car-config-a", "horse-config-f"]
 
 
 def preset_resolution(config):
@@ -58,9 +63,10 @@ def test_schedule_matches_original_formula_on_dense_grid(name):
     for gpus in sorted({config.num_gpus, 1, 3}):
         for nimg in sorted(n for n in nimgs if n >= 0):
             ours = schedule.training_schedule(nimg, log2_res, gpus, **sched)
-            lod, res, mb, g_lr, d_lr, tick = original_schedule(nimg, log2_res, gpus, sched)
+            lod, res, mb, mb_gpu, g_lr, d_lr, tick = original_schedule(nimg, log2_res, gpus, sched)
             assert ours.lod == lod, (name, nimg)
             assert (ours.resolution, ours.minibatch, ours.tick_kimg) == (res, mb, tick), nimg
+            assert ours.minibatch_gpu == mb_gpu, (name, nimg)
             assert (ours.G_lrate, ours.D_lrate) == (g_lr, d_lr), (name, nimg)
 
 

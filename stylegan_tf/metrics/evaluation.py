@@ -29,6 +29,7 @@ class EvaluationOptions:
         cache_dir: where real-image statistics are cached (default: <download cache>/metrics).
         classifier_dir: folder with the `celebahq-classifier-NN-*.pkl` files (linear separability).
         inception_path: FID Inception TorchScript file (None: the registered download).
+        vgg16_pkl: NVIDIA's vgg16.pkl for precision and recall (None: <cache_dir>/vgg16.pkl).
         progress: show tqdm progress bars.
     """
     tfrecord_dir: str = None
@@ -39,6 +40,7 @@ class EvaluationOptions:
     cache_dir: str = None
     classifier_dir: str = None
     inception_path: str = None
+    vgg16_pkl: str = None
     progress: bool = True
 
     def metrics_cache_dir(self):

@@ -5,7 +5,8 @@ interpolation point t ~ U[0, 1) (`full`) or t = 0 (`end`); in Z, slerp of the no
 at t and t + epsilon, then mapping; in W, mapping first, then lerp of the dlatents. All noise
 buffers are re-drawn from N(0, 1) for the batch and the pair is synthesized with
 `randomize_noise=False`, so both members share the noise. The face region is cropped
-(rows 3c:7c, cols 2c:6c with c = H // 8), box-downsampled to 256 when larger, and the LPIPS
+(rows 3c:7c, cols 2c:6c with c = H // 8; not in StyleGAN2's `ppl2_wend`), box-downsampled to 256
+when larger, and the LPIPS
 distance between members, divided by epsilon^2, is one sample. The reported value is the mean of
 the samples between the 1st ("lower") and 99th ("higher") percentiles.
 """
@@ -63,9 +64,11 @@ class PPL:
         space: "z" (slerp of latents) or "w" (lerp of dlatents).
         sampling: "full" (t ~ U[0, 1)) or "end" (t = 0).
         minibatch_per_gpu: pairs per GPU batch (one noise draw each).
+        crop: compare the face region only (StyleGAN's metrics and StyleGAN2's `ppl_*`); False
+            compares whole images (StyleGAN2's `ppl2_wend`, which it uses for LSUN).
     """
 
-    def __init__(self, name, num_samples, epsilon, space, sampling, minibatch_per_gpu=16):
+    def __init__(self, name, num_samples, epsilon, space, sampling, minibatch_per_gpu=16, crop=True):
         if space not in ("z", "w"):
             raise ValueError(f"space must be 'z' or 'w', got {space!r}")
         if sampling not in ("full", "end"):
@@ -78,6 +81,7 @@ class PPL:
         self.space = space
         self.sampling = sampling
         self.minibatch_per_gpu = int(minibatch_per_gpu)
+        self.crop = bool(crop)
 
     def _distance_function(self, Gs, lpips):
         epsilon = self.epsilon
@@ -95,7 +99,7 @@ class PPL:
                 t = t[:, tf.newaxis]
                 dlatents = Gs.mapping(interleave(slerp(start, end, t), slerp(start, end, t + epsilon)), labels)
             images = Gs.synthesis(dlatents, randomize_noise=False)           # [2B, H, W, C]
-            images = evaluation.box_downsample(face_crop(images), 256)
+            images = evaluation.box_downsample(face_crop(images) if self.crop else images, 256)
             # The original scales to [0, 255] for its LPIPS pickle, which maps back to [-1, 1]
             # first thing; ours takes [-1, 1] directly.
             return lpips(images[0::2], images[1::2]) * (1.0 / epsilon ** 2)

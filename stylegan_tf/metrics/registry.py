@@ -4,7 +4,9 @@
 |---|---|---|---|
 | `fid50k` (any `fidNk`, or `fidN`) | FID against the dataset | 50,000 | 8 |
 | `ppl_zfull`, `ppl_wfull`, `ppl_zend`, `ppl_wend` | perceptual path length, epsilon 1e-4 | 100,000 | 16 |
+| `ppl2_wend` | StyleGAN2's path length in W at the endpoints, whole image (no face crop) | 50,000 | 4 |
 | `ls` | linear separability, 40 attributes | 200,000 (keep 100,000) | 4 |
+| `pr50k3` | StyleGAN2's precision and recall, k = 3, VGG16 fc2 (needs NVIDIA's vgg16.pkl) | 50,000 | 8 |
 | `dummy` | reports 0, for checking the plumbing | - | - |
 
 `get_metric(name, num_images=N)` makes a smaller variant of any of them; its name records the
@@ -17,9 +19,10 @@ from stylegan_tf.metrics import reporting
 from stylegan_tf.metrics.frechet_inception_distance import FID
 from stylegan_tf.metrics.linear_separability import LS
 from stylegan_tf.metrics.perceptual_path_length import PPL
+from stylegan_tf.metrics.precision_recall import PR
 
 PPL_VARIANTS = {f"ppl_{space}{sampling}": (space, sampling) for space in "zw" for sampling in ("full", "end")}
-STANDARD_METRICS = ("fid50k", *PPL_VARIANTS, "ls", "dummy")
+STANDARD_METRICS = ("fid50k", *PPL_VARIANTS, "ppl2_wend", "ls", "pr50k3", "dummy")
 
 
 class DummyMetric:
@@ -67,11 +70,25 @@ def _ppl(match, num_images, **kwargs):
                sampling, **kwargs)
 
 
+@register("ppl2_wend")
+def _ppl2_wend(match, num_images, **kwargs):
+    kwargs.setdefault("minibatch_per_gpu", 4)
+    return PPL(match.group(0) + _count_suffix(num_images), num_images or 50_000, 1e-4, "w", "end",
+               crop=False, **kwargs)
+
+
 @register("ls")
 def _ls(match, num_images, **kwargs):
     samples = num_images or 200_000
     return LS(match.group(0) + _count_suffix(num_images), samples,
               samples // 2 if num_images else 100_000, **kwargs)
+
+
+@register(r"pr(\d+)k(\d+)")
+def _pr(match, num_images, **kwargs):
+    count = num_images or int(match.group(1)) * 1000
+    name = match.group(0) if not num_images else f"pr{count}-k{match.group(2)}"
+    return PR(name, count, int(match.group(2)), **kwargs)
 
 
 @register("dummy")

@@ -28,7 +28,13 @@ from stylegan_tf.networks.stylegan2 import (
                                            SynthesisStyleGAN2,
 )
 
-__all__ = ["D_BASIC_DEFAULTS", "G_STYLE_DEFAULTS", "GENERATOR_KWARGS", "MAPPING_DEFAULTS", "SYNTHESIS_DEFAULTS",
+# The build functions of the releases (a pickle's `build_func_name`, a training config's G_func/D_func).
+GENERATORS = {cls.FUNC_NAME: cls for cls in (Generator, GeneratorMain)}
+DISCRIMINATORS = {cls.FUNC_NAME: cls for cls in (Discriminator, DiscriminatorStyleGAN2, DiscriminatorRevised)}
+BUILD_FUNCTIONS = {**GENERATORS, **DISCRIMINATORS}
+
+__all__ = ["BUILD_FUNCTIONS", "DISCRIMINATORS", "GENERATORS",
+           "D_BASIC_DEFAULTS", "G_STYLE_DEFAULTS", "GENERATOR_KWARGS", "MAPPING_DEFAULTS", "SYNTHESIS_DEFAULTS",
            "Discriminator", "Generator", "Mapping", "Synthesis", "mix_at_cutoff", "truncate_dlatents",
            "DiscriminatorRevised", "DiscriminatorStyleGAN2", "GeneratorMain", "MappingStyleGAN2",
            "SynthesisRevised", "SynthesisStyleGAN2"]

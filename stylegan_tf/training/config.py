@@ -1,9 +1,17 @@
 """Training configuration: dataclasses and the named presets of the original `train.py`.
 
-A preset name is `<dataset>[-<N>gpu][-<variant>...]`, e.g. `ffhq-8gpu`, `celebahq-4gpu-wgangp`,
-`ffhq-1gpu-mix50` or `bedroom-2gpu-tuned-baseline`, which reproduces the original `train.py` with
-the matching lines enabled (the original `train.py`); `<N>gpu` defaults to 8 as in the original. `demo` is a
-small configuration that trains on an embedded dataset in minutes on a CPU.
+StyleGAN presets are `<dataset>[-<N>gpu][-<variant>...]`, e.g. `ffhq-8gpu`, `celebahq-4gpu-wgangp`,
+`ffhq-1gpu-mix50` or `bedroom-2gpu-tuned-baseline`, which reproduce the StyleGAN release's `train.py`
+with the matching lines enabled; `<N>gpu` defaults to 8 as in the original.
+
+StyleGAN2 presets are the StyleGAN2 release's `run_training.py` configs, `[<dataset>-]config-<a..f>`
+and `[<dataset>-]config-e-G<arch>-D<arch>` (Table 2; arch orig, skip or resnet), e.g. `config-f` or
+`car-config-e-Gorig-Dresnet`. The dataset prefix (default ffhq) names the dataset directory and
+brings its README command's settings (total kimg, gamma, mirroring); its minibatch tables do not
+depend on the number of GPUs (a replica processes 4 samples per pass and accumulates the rest).
+
+`demo` and `demo-sg2` are small StyleGAN / StyleGAN2 (config E) configurations that train on an
+embedded dataset in minutes on a CPU.
 
 Resolve once with `resolve_config(name, overrides)`, log it and save it with `save_config_json`.
 """
@@ -40,13 +48,20 @@ class DatasetConfig:
 
 @dataclasses.dataclass
 class ScheduleConfig:
-    """Arguments of `schedule.training_schedule` (the original's defaults)."""
-    lod_initial_resolution: int = 4
+    """Arguments of `schedule.training_schedule` (the StyleGAN release's defaults).
+
+    `lod_initial_resolution=None` trains at full resolution from the start (StyleGAN2 configs E, F).
+    `minibatch_gpu_base`/`minibatch_gpu_dict` are StyleGAN2's samples per replica and pass: a larger
+    minibatch accumulates the gradients of several passes; 0 = the whole share in one pass.
+    """
+    lod_initial_resolution: Optional[int] = 4
     lod_training_kimg: float = 600
     lod_transition_kimg: float = 600
     minibatch_base: int = 16
     minibatch_dict: Dict[int, int] = dataclasses.field(default_factory=dict)
     max_minibatch_per_gpu: Dict[int, int] = dataclasses.field(default_factory=dict)
+    minibatch_gpu_base: int = 0
+    minibatch_gpu_dict: Dict[int, int] = dataclasses.field(default_factory=dict)
     G_lrate_base: float = 0.001
     G_lrate_dict: Dict[int, float] = dataclasses.field(default_factory=dict)
     D_lrate_base: float = 0.001
@@ -74,7 +89,7 @@ class LossConfig:
 
 @dataclasses.dataclass
 class GridConfig:
-    """Snapshot image grid: size '1080p', '4k' (the original's) or 'WxH'. Images are placed as the
+    """Snapshot image grid: size '1080p', '4k', '8k' (the releases') or 'WxH'. Images are placed as the
     original's 'random' layout (its only one for unconditional data)."""
     size: str = "4k"
 
@@ -98,8 +113,24 @@ class TrainConfig:
             or from its file name, else 0).
         resume_time: seconds added to the reported time when resuming (None = from the state).
         resume_state: also restore the optimizers and progress from the snapshot's state file.
+        G_func, D_func: the networks' build functions (`G_style`, `G_main`; `D_basic`,
+            `D_stylegan2`, `D_stylegan`).
+        loop: 'stylegan' (D and the Gs update, then G, with `D_repeats`) or 'stylegan2' (G, G
+            regularization, D and the Gs update, D regularization; D trains at G's learning rate,
+            the only one the StyleGAN2 release feeds; ticks start with tick 0 after the first
+            minibatch, which also snapshots).
+        lazy_regularization: run the losses' regularization terms as separate steps every
+            `G_reg_interval` / `D_reg_interval` minibatches, scaled by the interval, with the Adam
+            learning rates and betas adjusted by interval / (interval + 1); otherwise they are
+            added to the loss at every step.
     """
     desc: str = "sgan"
+    G_func: str = "G_style"
+    D_func: str = "D_basic"
+    loop: str = "stylegan"
+    lazy_regularization: bool = False
+    G_reg_interval: int = 4
+    D_reg_interval: int = 16
     dataset: DatasetConfig = dataclasses.field(default_factory=DatasetConfig)
     G_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
     D_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -137,8 +168,14 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}.")
+        if self.loop not in LOOPS:
+            raise ValueError(f"loop must be one of {', '.join(LOOPS)}, got {self.loop!r}.")
+        for which, table in (("G_func", G_FUNCS), ("D_func", D_FUNCS)):
+            if getattr(self, which) not in table:
+                raise ValueError(f"{which} must be one of {', '.join(table)}, "
+                                 f"got {getattr(self, which)!r}.")
         for name in ("D_repeats", "minibatch_repeats", "image_snapshot_ticks",
-                     "network_snapshot_ticks", "num_gpus"):
+                     "network_snapshot_ticks", "num_gpus", "G_reg_interval", "D_reg_interval"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if self.snapshot_keep < 0:
@@ -151,7 +188,7 @@ class TrainConfig:
             raise ValueError(f"drange_net must be [low, high], got {self.drange_net}.")
         grid_size(self.grid.size, 32)  # validates the format
         initial = self.sched.lod_initial_resolution
-        if initial < 4 or initial & (initial - 1):
+        if initial is not None and (initial < 4 or initial & (initial - 1)):
             raise ValueError("sched.lod_initial_resolution must be a power of two >= 4, "
                              f"got {initial}.")
         for which in ("G_loss", "D_loss"):
@@ -163,9 +200,14 @@ class TrainConfig:
 
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multiworker")
-# The loss functions of stylegan_tf.training.losses (named here so that planning a run needs no TensorFlow).
-G_LOSS_NAMES = ("G_wgan", "G_logistic_saturating", "G_logistic_nonsaturating")
-D_LOSS_NAMES = ("D_wgan", "D_wgan_gp", "D_hinge", "D_hinge_gp", "D_logistic", "D_logistic_simplegp")
+LOOPS = ("stylegan", "stylegan2")
+# Named here so that planning a run needs no TensorFlow (stylegan_tf.networks / .training.losses).
+G_FUNCS = ("G_style", "G_main")
+D_FUNCS = ("D_basic", "D_stylegan2", "D_stylegan")
+G_LOSS_NAMES = ("G_wgan", "G_logistic_saturating", "G_logistic_nonsaturating", "G_logistic_ns",
+                "G_logistic_ns_pathreg")
+D_LOSS_NAMES = ("D_wgan", "D_wgan_gp", "D_hinge", "D_hinge_gp", "D_logistic", "D_logistic_simplegp",
+                "D_logistic_r1")
 
 
 def grid_size(size, resolution):
@@ -174,9 +216,11 @@ def grid_size(size, resolution):
         return int(min(max(1920 // resolution, 3), 32)), int(min(max(1080 // resolution, 2), 32))
     if size == "4k":
         return int(min(max(3840 // resolution, 7), 32)), int(min(max(2160 // resolution, 4), 32))
+    if size == "8k":
+        return int(min(max(7680 // resolution, 7), 32)), int(min(max(4320 // resolution, 4), 32))
     match = re.fullmatch(r"(\d+)x(\d+)", str(size))
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise ValueError(f"grid size must be '1080p', '4k' or 'WxH' (e.g. '8x4'), got {size!r}.")
+        raise ValueError(f"grid size must be '1080p', '4k', '8k' or 'WxH' (e.g. '8x4'), got {size!r}.")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -230,7 +274,9 @@ LOSS_VARIANTS = ("wgangp",)
 DEMO_DATASET = "sklearn-digits-32"
 # Resolutions of the datasets above (for planning a schedule before the data is on disk).
 KNOWN_RESOLUTIONS = {"ffhq": 1024, "celebahq": 1024, "lsun-bedroom-full": 256,
-                     "lsun-car-512x384": 512, "lsun-cat-full": 256, DEMO_DATASET: 32}
+                     "lsun-car-512x384": 512, "lsun-cat-full": 256, DEMO_DATASET: 32,
+                     # the StyleGAN2 README's dataset directories
+                     "car": 512, "cat": 256, "church": 256, "horse": 256}
 
 
 def _stylegan_base(dataset_key, num_gpus):
@@ -287,11 +333,105 @@ def demo_config():
     )
 
 
+# ----------------------------------------------------------------------------------------------
+# StyleGAN2 presets (the StyleGAN2 release's run_training.py; Table 1 and Table 2 of its paper).
+
+SG2_CONFIGS = ("config-a", "config-b", "config-c", "config-d", "config-e", "config-f")
+SG2_ARCHITECTURES = ("orig", "skip", "resnet")
+# dataset name -> (total_kimg, gamma override, mirror_augment) of the StyleGAN2 README's commands.
+SG2_DATASETS = {"ffhq": (25000, None, True), "car": (57000, None, False),
+                "cat": (88000, None, False), "church": (88000, 100.0, False),
+                "horse": (100000, 100.0, False)}
+SG2_TICK_KIMG_DICT = {8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}
+_SG2_NAME = re.compile(r"(?:(?P<dataset>[a-z0-9]+)-)?config-(?P<config>[a-f])"
+                       r"(?:-G(?P<G>[a-z]+)-D(?P<D>[a-z]+))?")
+
+
+def stylegan2_config(config_letter, dataset="ffhq", G_architecture=None, D_architecture=None):
+    """The StyleGAN2 release's `run_training.py` settings of `config-<letter>` (a-f) on a dataset
+    directory, with Table 2's architectures for config E."""
+    total_kimg, gamma, mirror = SG2_DATASETS.get(dataset, (25000, None, False))
+    name = f"config-{config_letter}"
+    config = TrainConfig(
+        desc=f"stylegan2-{dataset}-{name}", dataset=DatasetConfig(tfrecord_dir=dataset),
+        G_func="G_main", D_func="D_stylegan2", loop="stylegan2", lazy_regularization=True,
+        G_loss=LossConfig("G_logistic_ns_pathreg"), D_loss=LossConfig("D_logistic_r1", {"gamma": 10.0}),
+        sched=ScheduleConfig(lod_initial_resolution=None, minibatch_base=32, minibatch_gpu_base=4,
+                             G_lrate_base=0.002, D_lrate_base=0.002, tick_kimg_base=4,
+                             tick_kimg_dict=dict(SG2_TICK_KIMG_DICT)),
+        grid=GridConfig(size="8k"), total_kimg=total_kimg, mirror_augment=mirror,
+        image_snapshot_ticks=10, network_snapshot_ticks=10)
+    if config_letter != "f":
+        config.G_args["fmap_base"] = config.D_args["fmap_base"] = 8 << 10
+    if config_letter == "e":
+        config.D_loss.kwargs["gamma"] = 100.0
+        if G_architecture:
+            config.G_args["architecture"] = G_architecture
+            config.D_args["architecture"] = D_architecture
+            config.desc += f"-G{G_architecture}-D{D_architecture}"
+    if config_letter in "abcd":
+        sched = config.sched
+        sched.lod_initial_resolution = 8
+        sched.G_lrate_base = sched.D_lrate_base = 0.001
+        sched.G_lrate_dict = dict(STYLEGAN_LRATE_DICT)
+        sched.D_lrate_dict = dict(STYLEGAN_LRATE_DICT)
+        sched.minibatch_dict = {8: 256, 16: 128, 32: 64, 64: 32}
+        sched.minibatch_gpu_dict = {8: 32, 16: 16, 32: 8, 64: 4}
+        config.G_args["synthesis_func"] = "G_synthesis_stylegan_revised"
+        config.D_func = "D_stylegan"
+    if config_letter in "abc":
+        config.G_loss = LossConfig("G_logistic_ns")
+    if config_letter in "ab":
+        config.lazy_regularization = False
+    if config_letter == "a":
+        config.G_func, config.D_func = "G_style", "D_basic"
+        config.G_args, config.D_args = {}, {}
+    if gamma is not None:
+        config.D_loss.kwargs["gamma"] = gamma
+    return config
+
+
+def demo_stylegan2_config():
+    """A small config-E network (skip G, resnet D, no growing, lazy R1 and path-length
+    regularization) on the demo's handwritten digits at 32x32, in minutes on a CPU."""
+    config = stylegan2_config("e", DEMO_DATASET)
+    config.desc = "stylegan2-demo"
+    small = dict(fmap_base=256, fmap_max=64)
+    config.G_args = dict(small, latent_size=32, dlatent_size=32, mapping_layers=4)
+    config.D_args = dict(small)
+    config.D_loss.kwargs["gamma"] = 0.1  # R1 weight for 32x32 at minibatch 32 (the ADA heuristic)
+    config.sched.minibatch_gpu_base = 32  # one pass per minibatch: a CPU gains nothing from 4
+    config.sched.tick_kimg_dict = {}
+    config.total_kimg = 40
+    config.G_smoothing_kimg = 1.0
+    config.grid = GridConfig(size="10x6")
+    config.image_snapshot_ticks = 1
+    config.network_snapshot_ticks = 4
+    config.snapshot_keep = 3
+    config.mirror_augment = False
+    config.xla = False  # see demo_config
+    return config
+
+
+def _stylegan2_preset(name):
+    match = _SG2_NAME.fullmatch(name)
+    if not match:
+        return None
+    if (match.group("G") is not None) and (match.group("config") != "e" or match.group("G") not in
+                                           SG2_ARCHITECTURES or match.group("D") not in SG2_ARCHITECTURES):
+        raise ValueError(f"Config {name!r}: Table 2's architectures are config-e-G<arch>-D<arch> "
+                         f"with <arch> one of {', '.join(SG2_ARCHITECTURES)}.")
+    return stylegan2_config(match.group("config"), match.group("dataset") or "ffhq",
+                            match.group("G"), match.group("D"))
+
+
 def preset_names():
     """Every preset name without variants, plus the variant suffixes that can be appended."""
-    names = ["demo"]
+    names = ["demo", "demo-sg2"]
     for dataset_key in DATASETS:
         names += [f"{dataset_key}-{gpus}gpu" for gpus in GPU_TABLES]
+    names += list(SG2_CONFIGS) + [f"config-e-G{g}-D{d}" for g in SG2_ARCHITECTURES
+                                  for d in SG2_ARCHITECTURES]
     return names, list(LOSS_VARIANTS) + list(G_VARIANTS)
 
 
@@ -299,6 +439,11 @@ def preset(name):
     """The TrainConfig of a preset name (see the module docstring)."""
     if name == "demo":
         return demo_config()
+    if name == "demo-sg2":
+        return demo_stylegan2_config()
+    sg2 = _stylegan2_preset(name)
+    if sg2 is not None:
+        return sg2
     names, variants = preset_names()
     rest = name
     dataset_key = next((key for key in sorted(DATASETS, key=len, reverse=True)
@@ -448,12 +593,14 @@ def original_config_text(config):
                  mirror_augment=config.mirror_augment, total_kimg=config.total_kimg)
     dataset = {key: value for key, value in dataclasses.asdict(config.dataset).items()
                if value not in (None, 0) or key == "tfrecord_dir"}
+    def module(func):
+        return "networks_stylegan" if func in ("G_style", "D_basic") else "networks_stylegan2"
     values = {
-        "D": dict(func_name="training.networks_stylegan.D_basic", **config.D_args),
+        "D": dict(func_name=f"training.{module(config.D_func)}.{config.D_func}", **config.D_args),
         "D_loss": dict(func_name=f"training.loss.{config.D_loss.func_name}",
                        **config.D_loss.kwargs),
         "D_opt": dataclasses.asdict(config.D_opt),
-        "G": dict(func_name="training.networks_stylegan.G_style", **config.G_args),
+        "G": dict(func_name=f"training.{module(config.G_func)}.{config.G_func}", **config.G_args),
         "G_loss": dict(func_name=f"training.loss.{config.G_loss.func_name}",
                        **config.G_loss.kwargs),
         "G_opt": dataclasses.asdict(config.G_opt),

@@ -90,7 +90,12 @@ def training_loop(config, strategy=None, echo=True):
                           mirror_augment=config.mirror_augment, drange_net=config.drange_net,
                           G_smoothing_kimg=config.G_smoothing_kimg, labels=training_set.labels,
                           compile_mode="xla" if config.xla else "function",
-                          seed=config.random_seed)
+                          seed=config.random_seed, G_func=config.G_func, D_func=config.D_func,
+                          lazy_regularization=config.lazy_regularization,
+                          G_reg_interval=config.G_reg_interval,
+                          D_reg_interval=config.D_reg_interval,
+                          # the StyleGAN2 release writes version 4, also for config A's networks
+                          state_version=4 if config.loop == "stylegan2" else None)
         loop_state = resume.LoopState()
         if resume_pkl:
             loop_state = resume.load_resume(trainer, resume_pkl, resume_networks, config, log)
@@ -143,7 +148,16 @@ class _TrainingRun:
             raise ValueError(f"the minibatch at {sched.resolution}x{sched.resolution} "
                              f"({sched.minibatch}) is smaller than the {self.num_replicas} "
                              "replicas.")
+        if sched.minibatch % (sched.minibatch_gpu * self.num_replicas):
+            raise ValueError(f"the minibatch at {sched.resolution}x{sched.resolution} "
+                             f"({sched.minibatch}) is not a multiple of {sched.minibatch_gpu} "
+                             f"samples per pass times {self.num_replicas} replica(s) (set "
+                             "sched.minibatch_gpu_base / sched.minibatch_gpu_dict).")
         return sched
+
+    def rounds(self, sched):
+        """Passes per minibatch whose gradients accumulate (StyleGAN2's minibatch_gpu)."""
+        return sched.minibatch // (sched.minibatch_gpu * self.num_replicas)
 
     # ---- snapshot grid: reals from one shuffled batch, fixed latents, Gs in validation mode ----
 
@@ -152,8 +166,9 @@ class _TrainingRun:
         self.grid_size = config_lib.grid_size(config.grid.size, training_set.resolution)
         grid_count = self.grid_size[0] * self.grid_size[1]
         self.grid_latents = rng.randn(grid_count, self.trainer.G.latent_size).astype(np.float32)
-        self.grid_batch = max(self.schedule_at(int(config.total_kimg * 1000)).minibatch
-                              // self.num_replicas, 1)
+        final = self.schedule_at(int(config.total_kimg * 1000))
+        self.grid_batch = max(final.minibatch_gpu if config.loop == "stylegan2"
+                              else final.minibatch // self.num_replicas, 1)
         if not self.run_dir:
             return
         grid_reals, grid_labels = next(iter(training_set.make_dataset(
@@ -180,7 +195,12 @@ class _TrainingRun:
         now = time.time()
         tick = _Tick(nimg=state.cur_nimg, time=now, maintenance_time=now - self.start_time)
         self.time_offset = state.total_time
-        self.cur_tick = 0  # ticks count per run, as the original's (kimg continues on resume)
+        # Ticks count per run, as the originals' (kimg continues on resume); StyleGAN2's first
+        # tick, tick 0, ends after the first minibatch.
+        stylegan2 = config.loop == "stylegan2"
+        self.cur_tick = -1 if stylegan2 else 0
+        self.first_tick = self.cur_tick + 1  # always snapshots
+        first_check = stylegan2
         data_key, data_iter = None, None
         total_nimg = int(round(config.total_kimg * 1000))
         stop = False
@@ -196,9 +216,13 @@ class _TrainingRun:
                     state.prev_lod, sched.lod):
                 trainer.reset_optimizers()
             state.prev_lod = sched.lod
-            self.run_minibatch_repeats(sched, data_iter)
+            if stylegan2:
+                self.run_minibatch_repeats_stylegan2(sched, data_iter)
+            else:
+                self.run_minibatch_repeats(sched, data_iter)
             done = state.cur_nimg >= total_nimg
-            if state.cur_nimg >= tick.nimg + sched.tick_kimg * 1000 or done:
+            if first_check or state.cur_nimg >= tick.nimg + sched.tick_kimg * 1000 or done:
+                first_check = False
                 stop = self.end_tick(sched, tick, done)
         if self.run_dir:
             resume.save_snapshot(trainer, self.run_dir, "network-final.pkl", state, 0)
@@ -216,6 +240,28 @@ class _TrainingRun:
                 self.state.cur_nimg += sched.minibatch
             stats.add_step(trainer.g_step(sched.lod, sched.G_lrate, sched.minibatch))
             stats.add_scalar("TrainG/learning_rate", sched.G_lrate)
+
+    def run_minibatch_repeats_stylegan2(self, sched, data_iter):
+        """The StyleGAN2 release's order: G, the lazy G regularization, D with the Gs update, the
+        lazy D regularization on the same reals; D at G's learning rate (the only one it feeds)."""
+        config, trainer, stats, state = self.config, self.trainer, self.stats, self.state
+        rounds = self.rounds(sched)
+        lrate = sched.G_lrate
+        for _ in range(config.minibatch_repeats):
+            lazy = config.lazy_regularization
+            run_G_reg = lazy and state.mb_counter % config.G_reg_interval == 0
+            run_D_reg = lazy and state.mb_counter % config.D_reg_interval == 0
+            state.cur_nimg += sched.minibatch
+            state.mb_counter += 1
+            stats.add_step(trainer.g_step(sched.lod, lrate, sched.minibatch, rounds))
+            if run_G_reg:
+                stats.add_step(trainer.g_reg_step(sched.lod, lrate, sched.minibatch, rounds))
+            reals, labels = next(data_iter)
+            stats.add_step(trainer.d_step(reals, labels, sched.lod, lrate, sched.minibatch, rounds))
+            if run_D_reg:
+                stats.add_step(trainer.d_reg_step(reals, labels, sched.lod, lrate, rounds))
+            stats.add_scalar("TrainG/learning_rate", trainer.scaled_lrate(lrate, trainer.G_ratio))
+            stats.add_scalar("TrainD/learning_rate", trainer.scaled_lrate(lrate, trainer.D_ratio))
 
     def end_tick(self, sched, tick, done):
         """Maintenance once per tick: log line, abort check, images, snapshots, statistics.
@@ -269,6 +315,6 @@ class _TrainingRun:
             file.write(json.dumps({name: float(value) for name, value in values.items()}) + "\n")
         if self.cur_tick % config.image_snapshot_ticks == 0 or done:
             self.save_fakes(f"fakes{state.cur_nimg // 1000:06d}.png")
-        if self.cur_tick % config.network_snapshot_ticks == 0 or done or self.cur_tick == 1:
+        if self.cur_tick % config.network_snapshot_ticks == 0 or done or self.cur_tick == self.first_tick:
             resume.save_snapshot(self.trainer, self.run_dir, snapshots.snapshot_name(state.cur_nimg // 1000), state,
                                  config.snapshot_keep)

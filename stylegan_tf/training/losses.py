@@ -274,7 +274,7 @@ def path_length_regularizer(G, pl_latents, labels, pl_noise, pl_mean, pl_decay=0
 
     Returns:
         (reg = (pl_lengths - new_pl_mean)^2 * pl_weight [N], new_pl_mean (assign it to the
-        variable), series with 'Loss/pl_lengths' [N]).
+        variable), series with 'Loss/pl_lengths' and 'Loss/pl_penalty' [N]).
     """
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         dlatents = G.compute_dlatents(pl_latents, labels, is_training=True)
@@ -286,14 +286,17 @@ def path_length_regularizer(G, pl_latents, labels, pl_noise, pl_mean, pl_decay=0
     pl_lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(pl_grads), axis=2), axis=1))
     pl_mean = tf.convert_to_tensor(pl_mean, tf.float32)
     new_pl_mean = pl_mean + pl_decay * (tf.reduce_mean(pl_lengths) - pl_mean)
-    reg = tf.square(pl_lengths - new_pl_mean) * pl_weight
-    return reg, new_pl_mean, {"Loss/pl_lengths": pl_lengths}
+    pl_penalty = tf.square(pl_lengths - new_pl_mean)
+    return pl_penalty * pl_weight, new_pl_mean, {"Loss/pl_lengths": pl_lengths,
+                                                 "Loss/pl_penalty": pl_penalty}
 
 
 G_LOSSES = {
     "G_wgan": G_wgan,
     "G_logistic_saturating": G_logistic_saturating,
     "G_logistic_nonsaturating": G_logistic_nonsaturating,
+    "G_logistic_ns": G_logistic_ns,
+    "G_logistic_ns_pathreg": G_logistic_ns,  # + PATH_LENGTH_LOSSES' regularizer
 }
 D_LOSSES = {
     "D_wgan": D_wgan,
@@ -302,6 +305,11 @@ D_LOSSES = {
     "D_hinge_gp": D_hinge_gp,
     "D_logistic": D_logistic,
     "D_logistic_simplegp": D_logistic_simplegp,
+    "D_logistic_r1": D_logistic_r1_loss,  # + R1_LOSSES' regularizer
 }
+# StyleGAN2's losses whose regularizer is a separate term (run lazily or added to the main loss):
+# all their keyword arguments belong to the regularizer.
+PATH_LENGTH_LOSSES = frozenset({"G_logistic_ns_pathreg"})  # path_length_regularizer, pl_minibatch_shrink
+R1_LOSSES = frozenset({"D_logistic_r1"})  # r1_regularizer
 # Losses that take a stateless `seed` for their own randomness.
 SEEDED_LOSSES = frozenset({"D_wgan_gp", "D_hinge_gp"})

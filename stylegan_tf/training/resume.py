@@ -10,7 +10,9 @@ import zipfile
 from stylegan_tf import legacy
 from stylegan_tf.training.snapshots import kimg_from_name, load_state, prune_snapshots, save_state, state_path
 
-STATE_VERSION = 1  # of the -state.npz layout; checked on resume
+STATE_VERSION = 2  # of the -state.npz layout; checked on resume
+# Version 1 (before StyleGAN2 training) lacks the regularization counter and the path-length means.
+READABLE_STATE_VERSIONS = (1, 2)
 
 
 
@@ -22,6 +24,7 @@ class LoopState:
     total_time: float = 0.0
     prev_lod: float = None
     step_counter: int = 0
+    mb_counter: int = 0  # minibatches run (StyleGAN2's lazy-regularization counter)
 
 
 def _load_training_state(trainer, state_file):
@@ -29,14 +32,17 @@ def _load_training_state(trainer, state_file):
     file is an error that names it and the way round it."""
     try:
         arrays, meta = load_state(state_file)
-        if meta.get("version") != STATE_VERSION:
+        if meta.get("version") not in READABLE_STATE_VERSIONS:
             raise ValueError(f"training-state version {meta.get('version')!r}; this release reads "
-                             f"version {STATE_VERSION}")
+                             f"versions {', '.join(map(str, READABLE_STATE_VERSIONS))}")
         trainer.G_opt.load_state_arrays(arrays)
         trainer.D_opt.load_state_arrays(arrays)
+        if trainer.pl_mean is not None and PL_MEAN_KEY in arrays:
+            trainer.set_pl_mean_values(arrays[PL_MEAN_KEY])
         return LoopState(cur_nimg=int(meta["cur_nimg"]), cur_tick=int(meta["cur_tick"]),
                          total_time=float(meta["total_time"]), prev_lod=meta["prev_lod"],
-                         step_counter=int(meta["step_counter"]))
+                         step_counter=int(meta["step_counter"]),
+                         mb_counter=int(meta.get("mb_counter", 0)))
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{state_file}: cannot read the training state ({error}); pass "
                          "--resume_without_state to resume the networks with fresh optimizers") from None
@@ -75,12 +81,17 @@ def load_resume(trainer, pkl, networks, config, log):
     return state
 
 
+PL_MEAN_KEY = "G_loss/PathReg/pl_mean"  # one value per replica
+
+
 def save_snapshot(trainer, run_dir, name, loop_state, keep):
     pkl = os.path.join(run_dir, name)
     arrays = {**trainer.G_opt.state_arrays(), **trainer.D_opt.state_arrays()}
+    if trainer.pl_mean is not None:
+        arrays[PL_MEAN_KEY] = trainer.pl_mean_values()
     meta = dict(version=STATE_VERSION, cur_nimg=loop_state.cur_nimg, cur_tick=loop_state.cur_tick,
                 total_time=loop_state.total_time, prev_lod=loop_state.prev_lod,
-                step_counter=trainer.step_counter)
+                step_counter=trainer.step_counter, mb_counter=loop_state.mb_counter)
     save_state(state_path(pkl), arrays, meta)  # first: see py
     legacy.save_networks(pkl, trainer.G, trainer.D, trainer.Gs)
     prune_snapshots(run_dir, keep)

@@ -27,6 +27,8 @@ class ScheduleState:
         resolution: resolution the reals are read at, `2**(log2(R) - floor(lod))` (during a fade
             already the new, higher one).
         minibatch: global minibatch size (all replicas together).
+        minibatch_gpu: samples per replica and pass (StyleGAN2); `minibatch // (minibatch_gpu *
+            replicas)` passes accumulate their gradients into one update.
         G_lrate: generator learning rate.
         D_lrate: discriminator learning rate.
         tick_kimg: length of a progress tick in kimg.
@@ -38,11 +40,13 @@ class ScheduleState:
     G_lrate: float
     D_lrate: float
     tick_kimg: float
+    minibatch_gpu: int = 0
 
 
 def training_schedule(cur_nimg, resolution_log2, num_gpus, lod_initial_resolution=4,
                       lod_training_kimg=600, lod_transition_kimg=600, minibatch_base=16,
-                      minibatch_dict=None, max_minibatch_per_gpu=None, G_lrate_base=0.001,
+                      minibatch_dict=None, max_minibatch_per_gpu=None, minibatch_gpu_base=0,
+                      minibatch_gpu_dict=None, G_lrate_base=0.001,
                       G_lrate_dict=None, D_lrate_base=0.001, D_lrate_dict=None,
                       lrate_rampup_kimg=0, tick_kimg_base=160, tick_kimg_dict=None):
     """The schedule at `cur_nimg` images, computed exactly as the original (same float64 steps).
@@ -52,12 +56,15 @@ def training_schedule(cur_nimg, resolution_log2, num_gpus, lod_initial_resolutio
         resolution_log2: log2 of the dataset's (full) resolution.
         num_gpus: number of replicas the global minibatch is split over; the minibatch is rounded
             down to a multiple of it and capped by `max_minibatch_per_gpu * num_gpus`.
-        lod_initial_resolution: resolution at which training starts.
+        lod_initial_resolution: resolution at which training starts (None: the full resolution
+            throughout, lod 0, as StyleGAN2's configs E and F).
         lod_training_kimg: kimg of stable training at each resolution.
         lod_transition_kimg: kimg of fading in each new resolution.
         minibatch_base: minibatch size where `minibatch_dict` has no entry.
         minibatch_dict: {resolution: global minibatch size}.
         max_minibatch_per_gpu: {resolution: per-replica cap}.
+        minibatch_gpu_base, minibatch_gpu_dict: StyleGAN2's samples per replica and pass
+            (0 = the replica's whole share).
         G_lrate_base, D_lrate_base: learning rates where the dicts have no entry.
         G_lrate_dict, D_lrate_dict: {resolution: learning rate}.
         lrate_rampup_kimg: if > 0, learning rates ramp up linearly over this many kimg.
@@ -78,18 +85,25 @@ def training_schedule(cur_nimg, resolution_log2, num_gpus, lod_initial_resolutio
     phase_dur = lod_training_kimg + lod_transition_kimg
     phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
     phase_kimg = kimg - phase_idx * phase_dur
-    lod = float(resolution_log2)
-    lod -= float(np.floor(np.log2(lod_initial_resolution)))
-    lod -= phase_idx
-    if lod_transition_kimg > 0:
-        lod -= max(phase_kimg - lod_training_kimg, 0.0) / lod_transition_kimg
-    lod = max(lod, 0.0)
+    if lod_initial_resolution is None:
+        lod = 0.0
+    else:
+        lod = float(resolution_log2)
+        lod -= float(np.floor(np.log2(lod_initial_resolution)))
+        lod -= phase_idx
+        if lod_transition_kimg > 0:
+            lod -= max(phase_kimg - lod_training_kimg, 0.0) / lod_transition_kimg
+        lod = max(lod, 0.0)
     resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
 
     minibatch = int(minibatch_dict.get(resolution, minibatch_base))
     minibatch -= minibatch % num_gpus
     if resolution in max_minibatch_per_gpu:
         minibatch = min(minibatch, int(max_minibatch_per_gpu[resolution]) * num_gpus)
+
+    minibatch_gpu = int((minibatch_gpu_dict or {}).get(resolution, minibatch_gpu_base))
+    if minibatch_gpu <= 0:
+        minibatch_gpu = minibatch // num_gpus
 
     G_lrate = G_lrate_dict.get(resolution, G_lrate_base)
     D_lrate = D_lrate_dict.get(resolution, D_lrate_base)
@@ -101,7 +115,7 @@ def training_schedule(cur_nimg, resolution_log2, num_gpus, lod_initial_resolutio
     tick_kimg = tick_kimg_dict.get(resolution, tick_kimg_base)
     return ScheduleState(kimg=kimg, lod=lod, resolution=resolution, minibatch=minibatch,
                          G_lrate=float(G_lrate), D_lrate=float(D_lrate),
-                         tick_kimg=float(tick_kimg))
+                         tick_kimg=float(tick_kimg), minibatch_gpu=minibatch_gpu)
 
 
 def should_reset_optimizers(prev_lod, lod):

@@ -1,11 +1,21 @@
-"""The training steps of the original StyleGAN (`training/training_loop.py`) on tf.distribute.
+"""The training steps of the StyleGAN and StyleGAN2 releases (`training/training_loop.py`) on
+tf.distribute.
 
-One `Trainer` holds G, D, Gs and both optimizers, built under a tf.distribute strategy, and runs the
-original's two training steps:
+One `Trainer` holds G, D, Gs and both optimizers (of either family's networks), built under a
+tf.distribute strategy, and runs the releases' training steps:
 
 * D step: D loss on a real minibatch (processed as the original: drange, mirror, lod fade, upscale)
   and fakes from G, Adam update of D, then the Gs moving average of G;
-* G step: G loss on fresh latents and random labels, Adam update of G.
+* G step: G loss on fresh latents and random labels, Adam update of G;
+* StyleGAN2's lazy regularization steps: `g_reg_step` (path length on its own latents, updating
+  each replica's running mean) and `d_reg_step` (R1 on the preceding D step's reals), each scaled
+  by its interval and applied as one more step of the same Adam state, whose learning rate and
+  betas are adjusted by interval / (interval + 1). Without lazy regularization the regularizers
+  are part of the G and D steps.
+
+A step may accumulate the gradients of several passes over slices of its minibatch (StyleGAN2's
+`minibatch_gpu`); the random inputs of every pass are slices of one draw for the whole minibatch,
+so the update equals that of one pass up to rounding.
 
 Each step is one `tf.function` around `strategy.run`; inside, each replica calls its own
 XLA-compiled (`jit_compile=True`) function. The networks get the `lod_range` of the current lod
@@ -65,7 +75,8 @@ def lod_range_of(lod):
 
 
 class _AtLodRange:
-    """A network called with a fixed `lod_range` (what the loss functions see as G or D)."""
+    """A network called with a fixed `lod_range` (what the loss functions see as G or D; G's
+    `compute_dlatents` and `synthesis` for the path-length regularizer)."""
 
     def __init__(self, net, lod_range):
         self.net = net
@@ -73,6 +84,30 @@ class _AtLodRange:
 
     def __call__(self, *args, **kwargs):
         return self.net(*args, lod_range=self.lod_range, **kwargs)
+
+    def compute_dlatents(self, *args, **kwargs):
+        return self.net.compute_dlatents(*args, **kwargs)
+
+    def synthesis(self, dlatents, **kwargs):
+        return self.net.synthesis(dlatents, lod_range=self.lod_range, **kwargs)
+
+
+def _merge_round_stats(round_stats):
+    """One step's statistics from those of its passes: sums and counts add, means average."""
+    if len(round_stats) == 1:
+        return dict(round_stats[0])
+    merged = {}
+    for key in round_stats[0]:
+        values = [stats[key] for stats in round_stats]
+        total = tf.add_n(values)
+        merged[key] = total if key.endswith(("/sum", "/count")) else total / len(values)
+    return merged
+
+
+def lazy_regularization_ratio(interval, lazy):
+    """StyleGAN2's `mb_ratio = interval / (interval + 1)` of a lazily regularized optimizer
+    (its learning rate is multiplied by it and its betas raised to it); 1 otherwise."""
+    return interval / (interval + 1) if lazy else 1.0
 
 
 def copy_network_variables(source, target, what="network"):
@@ -111,11 +146,18 @@ class Trainer:
         labels: the dataset's label array [rows, label_size] (random rows go to the G step).
         compile_mode: 'xla' (default), 'function' (tf.function without XLA) or 'eager'.
         seed: base of the per-step random seeds.
+        G_func, D_func: the networks' build functions (networks.GENERATORS, DISCRIMINATORS).
+        lazy_regularization, G_reg_interval, D_reg_interval: StyleGAN2's lazy regularization
+            (the regularizers of `losses.PATH_LENGTH_LOSSES` / `R1_LOSSES` then run in
+            `g_reg_step` / `d_reg_step`; otherwise they are part of `g_step` / `d_step`).
+        state_version: pickle state version the networks are saved with (None: the class's).
     """
 
     def __init__(self, strategy, G_args, D_args, resolution, num_channels, label_size,
                  G_loss, D_loss, G_opt, D_opt, mirror_augment=False, drange_net=(-1, 1),
-                 G_smoothing_kimg=10.0, labels=None, compile_mode="xla", seed=1000):
+                 G_smoothing_kimg=10.0, labels=None, compile_mode="xla", seed=1000,
+                 G_func="G_style", D_func="D_basic", lazy_regularization=False,
+                 G_reg_interval=4, D_reg_interval=16, state_version=None):
         if compile_mode not in ("xla", "function", "eager"):
             raise ValueError(f"compile_mode must be 'xla', 'function' or 'eager', got "
                              f"{compile_mode!r}.")
@@ -130,9 +172,21 @@ class Trainer:
         self.seed = int(seed)
         self.G_loss_fn = losses.G_LOSSES[G_loss.func_name]
         self.D_loss_fn = losses.D_LOSSES[D_loss.func_name]
-        self.G_loss_kwargs = dict(G_loss.kwargs)
-        self.D_loss_kwargs = dict(D_loss.kwargs)
+        # StyleGAN2's regularized losses: every keyword argument belongs to the regularizer.
+        self.G_path_length = G_loss.func_name in losses.PATH_LENGTH_LOSSES
+        self.D_r1 = D_loss.func_name in losses.R1_LOSSES
+        self.G_loss_kwargs = {} if self.G_path_length else dict(G_loss.kwargs)
+        self.D_loss_kwargs = {} if self.D_r1 else dict(D_loss.kwargs)
+        self.G_reg_kwargs = dict(G_loss.kwargs) if self.G_path_length else {}
+        self.pl_minibatch_shrink = int(self.G_reg_kwargs.pop("pl_minibatch_shrink", 2))
+        self.D_reg_kwargs = dict(D_loss.kwargs) if self.D_r1 else {}
         self.D_loss_seeded = D_loss.func_name in losses.SEEDED_LOSSES
+        self.lazy_regularization = bool(lazy_regularization)
+        self.G_reg_interval = int(G_reg_interval)
+        self.D_reg_interval = int(D_reg_interval)
+        self.G_ratio = lazy_regularization_ratio(self.G_reg_interval, self.lazy_regularization)
+        self.D_ratio = lazy_regularization_ratio(self.D_reg_interval, self.lazy_regularization)
+        self._last_d_seed = None
         self.step_counter = 0
         self.trace_counts = {}
         self._replica_fns = {}
@@ -141,11 +195,16 @@ class Trainer:
         with strategy.scope(), tf.variable_creator_scope(distribute.replica_local_variable):
             common = dict(resolution=self.resolution, num_channels=int(num_channels),
                           label_size=self.label_size)
-            self.G = networks.Generator(name="G", **common, **G_args)
-            self.D = networks.Discriminator(name="D", **common, **D_args)
+            self.G = networks.GENERATORS[G_func](name="G", **common, **G_args)
+            self.D = networks.DISCRIMINATORS[D_func](name="D", **common, **D_args)
+            if state_version is not None:
+                self.G.state_version = self.D.state_version = int(state_version)
             self.Gs = self.G.clone("Gs")
-            self.G_opt = self._make_optimizer(self.G, G_opt, "TrainG")
-            self.D_opt = self._make_optimizer(self.D, D_opt, "TrainD")
+            self.G_opt = self._make_optimizer(self.G, G_opt, "TrainG", self.G_ratio)
+            self.D_opt = self._make_optimizer(self.D, D_opt, "TrainD", self.D_ratio)
+            # The running mean of path lengths: one per replica, as the original's per GPU.
+            self.pl_mean = (tf.Variable(0.0, trainable=False, name="pl_mean")
+                            if self.G_path_length else None)
             if self.label_size:
                 self.label_table = tf.constant(np.asarray(labels, np.float32))
 
@@ -159,15 +218,42 @@ class Trainer:
         for source, target, what in ((G, self.G, "G"), (D, self.D, "D"), (Gs, self.Gs, "Gs")):
             copy_network_variables(source, target, what)
 
-    def _make_optimizer(self, net, opt_config, name):
+    def _make_optimizer(self, net, opt_config, name, ratio):
         trainable_ids = {id(var) for var in net.trainable_variables}
         named = [(name_, var) for name_, var in legacy.original_variables(net).items()
                  if id(var) in trainable_ids]
         # Only G's lod (not trainable) has two original names, so each trainable is named once.
         if len(named) != len(trainable_ids):
             raise RuntimeError(f"{name}: could not name every trainable variable.")
+        # A lazily regularized optimizer raises its betas to the ratio (StyleGAN2's mb_ratio).
         return optimizer.Adam([var for _, var in named], [name_ for name_, _ in named],
-                              opt_config.beta1, opt_config.beta2, opt_config.epsilon, name)
+                              opt_config.beta1 ** ratio, opt_config.beta2 ** ratio,
+                              opt_config.epsilon, name)
+
+    @staticmethod
+    def scaled_lrate(lrate, ratio):
+        """The learning rate a lazily regularized optimizer uses (in float32, as the original's
+        graph multiplies its fed rate)."""
+        return lrate if ratio == 1.0 else float(np.float32(lrate) * np.float32(ratio))
+
+    def pl_mean_values(self):
+        """The per-replica path-length means (empty without path-length regularization)."""
+        if self.pl_mean is None:
+            return np.zeros([0], np.float32)
+        return np.array([float(value.numpy()) for value in
+                         self.strategy.experimental_local_results(self.pl_mean)], np.float32)
+
+    def set_pl_mean_values(self, values):
+        """Restores `pl_mean_values()`; a run on another number of replicas gives each replica
+        the mean of the saved values."""
+        if self.pl_mean is None:
+            return
+        values = np.asarray(values, np.float32).reshape([-1])
+        local = self.strategy.experimental_local_results(self.pl_mean)
+        if len(values) != len(local):
+            values = np.full([len(local)], values.mean() if len(values) else 0.0, np.float32)
+        for component, value in zip(local, values):
+            component.assign(value)
 
     # ---- helpers used inside the replica functions ---------------------------------------------
 
@@ -180,13 +266,15 @@ class Trainer:
 
     def _set_lod(self, lod):
         self.G.lod.assign(lod)  # also G_synthesis/lod: one variable
-        self.D.lod.assign(lod)
+        if getattr(self.D, "lod", None) is not None:  # D_stylegan2 has none
+            self.D.lod.assign(lod)
 
-    def _replica_slice(self, values, replica, batch):
-        """This replica's rows of a tensor drawn for the global minibatch (a gather keeps the
-        shape static, which XLA needs)."""
-        grouped = tf.reshape(values, [self.num_replicas, batch] + values.shape.as_list()[1:])
-        return tf.gather(grouped, replica)
+    def _replica_slice(self, values, slot, batch):
+        """The rows of one pass on one replica (`slot` = replica * passes + pass) of a tensor drawn
+        for the global minibatch, so that the numbers do not depend on the number of replicas or
+        passes (a gather keeps the shape static, which XLA needs)."""
+        grouped = tf.reshape(values, [-1, batch] + values.shape.as_list()[1:])
+        return tf.gather(grouped, slot)
 
     def _labels_or_none(self, labels):
         return labels if self.label_size else None
@@ -200,50 +288,101 @@ class Trainer:
             else:
                 gs_var.assign(g_value)
 
-    def _d_grads(self, lod_range, reals, labels, lod, seed, replica):
+    def _d_grads(self, lod_range, terms, rounds, reals, labels, lod, seed, slot):
+        """D's gradients on one pass of `rounds` on one replica (`slot`, see `_replica_slice`).
+        `terms`: 'loss' (the main loss, plus the R1 regularizer unless it runs lazily) or 'reg'
+        (the lazy R1 step, scaled by its interval)."""
         batch = reals.shape[0]
-        global_batch = batch * self.num_replicas
+        global_batch = batch * self.num_replicas * rounds
         seeds = tf.random.experimental.stateless_split(seed, num=3, alg="philox")
         self._set_lod(lod)
         mirror_random = self._replica_slice(
-            losses.stateless_uniform([global_batch], seeds[0]), replica, batch) \
+            losses.stateless_uniform([global_batch], seeds[0]), slot, batch) \
             if self.mirror_augment else None
         reals = process_reals(reals, lod, self.mirror_augment, [0, 255], self.drange_net,
                               self.resolution, mirror_random)
+        labels = self._labels_or_none(labels)
+        D = _AtLodRange(self.D, lod_range)
+        if terms == "reg":
+            def reg_loss():
+                reg, series = losses.r1_regularizer(D, reals, labels, **self.D_reg_kwargs)
+                return reg * float(self.D_reg_interval), series
+            return _mean_loss_gradients(self.D_opt.variables, "Loss/D_reg", reg_loss)
         latents = self._replica_slice(
-            losses.stateless_normal([global_batch, self.G.latent_size], seeds[1]), replica,
-            batch)
+            losses.stateless_normal([global_batch, self.G.latent_size], seeds[1]), slot, batch)
         kwargs = dict(self.D_loss_kwargs)
         if self.D_loss_seeded:
-            kwargs["seed"] = tf.random.experimental.stateless_fold_in(seeds[2], replica,
+            kwargs["seed"] = tf.random.experimental.stateless_fold_in(seeds[2], slot,
                                                                        alg="philox")
-        return _mean_loss_gradients(
-            self.D_opt.variables, "Loss/D_loss",
-            lambda: self.D_loss_fn(_AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range),
-                                   latents, reals, self._labels_or_none(labels), **kwargs))
 
-    def _g_grads(self, lod_range, batch, lod, seed, replica):
-        global_batch = batch * self.num_replicas
+        def loss_fn():
+            loss, series = self.D_loss_fn(_AtLodRange(self.G, lod_range), D, latents, reals,
+                                          labels, **kwargs)
+            if self.D_r1 and not self.lazy_regularization:
+                reg, reg_series = losses.r1_regularizer(D, reals, labels, **self.D_reg_kwargs)
+                loss = tf.reduce_mean(loss) + tf.reduce_mean(reg)  # the original's [N, N] mean
+                series.update(reg_series)
+            return loss, series
+        return _mean_loss_gradients(self.D_opt.variables, "Loss/D_loss", loss_fn)
+
+    def _random_labels(self, global_batch, seed, slot, batch):
+        if not self.label_size:
+            return None
+        rows = tf.random.stateless_uniform([global_batch], seed, 0, self.label_table.shape[0],
+                                           dtype=tf.int32, alg="philox")
+        return tf.gather(self.label_table, self._replica_slice(rows, slot, batch))
+
+    def _path_length_reg(self, G, rounds, batch, seed, slot):
+        """The path-length regularizer on a batch of its own (the pass's batch // shrink) and
+        the update of this replica's running mean."""
+        pl_batch = max(batch // self.pl_minibatch_shrink, 1)
+        global_batch = pl_batch * self.num_replicas * rounds
+        seeds = tf.random.experimental.stateless_split(seed, num=3, alg="philox")
+        pl_latents = self._replica_slice(
+            losses.stateless_normal([global_batch, self.G.latent_size], seeds[0]), slot,
+            pl_batch)
+        labels = self._random_labels(global_batch, seeds[1], slot, pl_batch)
+        image_shape = [self.resolution, self.resolution, self.G.num_channels]
+        pl_noise = self._replica_slice(
+            losses.stateless_normal([global_batch] + image_shape, seeds[2]), slot, pl_batch)
+        reg, new_pl_mean, series = losses.path_length_regularizer(
+            G, pl_latents, labels, pl_noise, self.pl_mean, **self.G_reg_kwargs)
+        self.pl_mean.assign(new_pl_mean)
+        return reg, series
+
+    def _g_grads(self, lod_range, terms, rounds, batch, lod, seed, slot):
+        """G's gradients on one pass of `batch` latents; `terms` as for `_d_grads` (the lazy
+        'reg' step is the path-length regularizer, scaled by its interval)."""
+        global_batch = batch * self.num_replicas * rounds
         seeds = tf.random.experimental.stateless_split(seed, num=2, alg="philox")
         self._set_lod(lod)
+        G, D = _AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range)
+        if terms == "reg":
+            def reg_loss():
+                reg, series = self._path_length_reg(G, rounds, batch, seed, slot)
+                return reg * float(self.G_reg_interval), series
+            return _mean_loss_gradients(self.G_opt.variables, "Loss/G_reg", reg_loss)
         latents = self._replica_slice(
-            losses.stateless_normal([global_batch, self.G.latent_size], seeds[0]), replica,
-            batch)
-        labels = None
-        if self.label_size:
-            rows = tf.random.stateless_uniform([global_batch], seeds[1], 0,
-                                               self.label_table.shape[0], dtype=tf.int32,
-                                               alg="philox")
-            labels = tf.gather(self.label_table, self._replica_slice(rows, replica, batch))
-        return _mean_loss_gradients(
-            self.G_opt.variables, "Loss/G_loss",
-            lambda: self.G_loss_fn(_AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range),
-                                   latents, labels, **self.G_loss_kwargs))
+            losses.stateless_normal([global_batch, self.G.latent_size], seeds[0]), slot, batch)
+        labels = self._random_labels(global_batch, seeds[1], slot, batch)
+
+        def loss_fn():
+            loss, series = self.G_loss_fn(G, D, latents, labels, **self.G_loss_kwargs)
+            if self.G_path_length and not self.lazy_regularization:
+                reg_seed = tf.random.experimental.stateless_fold_in(seed, 1, alg="philox")
+                reg, reg_series = self._path_length_reg(G, rounds, batch, reg_seed, slot)
+                loss = tf.reduce_mean(loss) + tf.reduce_mean(reg)
+                series.update(reg_series)
+            return loss, series
+        return _mean_loss_gradients(self.G_opt.variables, "Loss/G_loss", loss_fn)
 
     def _d_apply(self, grads, lrate, gs_beta):
         overflow = self.D_opt.apply(grads, lrate)
         self._update_gs(gs_beta)
         return overflow
+
+    def _d_reg_apply(self, grads, lrate):
+        return self.D_opt.apply(grads, lrate)  # one more step on the same Adam state
 
     def _g_apply(self, grads, lrate):
         return self.G_opt.apply(grads, lrate)
@@ -265,7 +404,7 @@ class Trainer:
         if (key, device) not in self._replica_fns:
             replica_seed = (self.seed * 7919 + zlib.crc32(device.encode())) % (2 ** 31 - 1)
             counts = self.trace_counts
-            name = key[0]
+            name = f"{key[0]}_{key[-1]}"  # e.g. D_step, G_reg_grads, D_apply
 
             def traced(*args):
                 counts[name] = counts.get(name, 0) + 1
@@ -276,41 +415,60 @@ class Trainer:
                 traced, jit_compile=self.compile_mode == "xla", autograph=False)
         return self._replica_fns[(key, device)]
 
-    def _d_replica(self, lod_range, reals, labels, lod, lrate, gs_beta, seed):
-        replica = distribute.replica_id()
-        if self.num_replicas == 1:
-            def fused(reals, labels, lod, lrate, gs_beta, seed, replica):
-                grads, stats = self._d_grads(lod_range, reals, labels, lod, seed, replica)
-                stats["TrainD/overflow_frequency"] = self._d_apply(grads, lrate, gs_beta)
+    def _train_replica(self, key, overflow_name, grads_fn, round_args, apply_fn, apply_args):
+        """One update on this replica: `grads_fn(*args)` for each pass's `round_args`, the mean of
+        the passes' gradients all-reduced across replicas, then `apply_fn(grads, *apply_args)`.
+        With one pass on one replica both run as one compiled function."""
+        if self.num_replicas == 1 and len(round_args) == 1:
+            def fused(*args):
+                grads, stats = grads_fn(*args[:len(round_args[0])])
+                stats[overflow_name] = apply_fn(grads, *args[len(round_args[0]):])
                 return stats
-            return self._replica_function(("D_step", lod_range), fused)(
-                reals, labels, lod, lrate, gs_beta, seed, replica)
-        grads, stats = self._replica_function(
-            ("D_grads", lod_range), lambda *args: self._d_grads(lod_range, *args))(
-                reals, labels, lod, seed, replica)
-        grads = self._all_reduce_mean(grads)
-        stats = dict(stats)
-        stats["TrainD/overflow_frequency"] = self._replica_function(
-            ("D_apply",), self._d_apply)(grads, lrate, gs_beta)
+            return self._replica_function(key + ("step",), fused)(*round_args[0], *apply_args)
+        total, round_stats = None, []
+        for args in round_args:  # tf.function runs the stateful calls in this order
+            grads, stats = self._replica_function(key + ("grads",), grads_fn)(*args)
+            total = list(grads) if total is None else [a + b for a, b in zip(total, grads)]
+            round_stats.append(stats)
+        if len(round_args) > 1:
+            total = [grad * (1.0 / len(round_args)) for grad in total]
+        if self.num_replicas > 1:
+            total = self._all_reduce_mean(total)
+        stats = _merge_round_stats(round_stats)
+        stats[overflow_name] = self._replica_function(key[:1] + ("apply",), apply_fn)(
+            total, *apply_args)
         return stats
 
-    def _g_replica(self, lod_range, batch, lod, lrate, seed):
-        replica = distribute.replica_id()
-        if self.num_replicas == 1:
-            def fused(lod, lrate, seed, replica):
-                grads, stats = self._g_grads(lod_range, batch, lod, seed, replica)
-                stats["TrainG/overflow_frequency"] = self._g_apply(grads, lrate)
-                return stats
-            return self._replica_function(("G_step", lod_range, batch), fused)(
-                lod, lrate, seed, replica)
-        grads, stats = self._replica_function(
-            ("G_grads", lod_range, batch), lambda *args: self._g_grads(lod_range, batch, *args))(
-                lod, seed, replica)
-        grads = self._all_reduce_mean(grads)
-        stats = dict(stats)
-        stats["TrainG/overflow_frequency"] = self._replica_function(
-            ("G_apply",), self._g_apply)(grads, lrate)
-        return stats
+    def _d_replica(self, lod_range, rounds, reals, labels, lod, lrate, gs_beta, seed):
+        first_slot = distribute.replica_id() * rounds
+        batch = reals.shape[0] // rounds
+        round_args = [(reals[r * batch:(r + 1) * batch], labels[r * batch:(r + 1) * batch], lod,
+                       seed, first_slot + r) for r in range(rounds)]
+        return self._train_replica(
+            ("D", lod_range), "TrainD/overflow_frequency",
+            lambda *args: self._d_grads(lod_range, "loss", rounds, *args), round_args,
+            self._d_apply, (lrate, gs_beta))
+
+    def _d_reg_replica(self, lod_range, rounds, reals, labels, lod, lrate, seed):
+        # R1 on the last pass's reals, with their mirroring: D is unchanged across the original's
+        # accumulated R1 passes on that batch, so one pass gives the same gradients.
+        batch = reals.shape[0] // rounds
+        args = (reals[-batch:], labels[-batch:], lod, seed,
+                distribute.replica_id() * rounds + rounds - 1)
+        return self._train_replica(
+            ("D_reg", lod_range), "RegD/overflow_frequency",
+            lambda *args: self._d_grads(lod_range, "reg", rounds, *args), [args],
+            self._d_reg_apply, (lrate,))
+
+    def _g_replica(self, lod_range, terms, rounds, batch, lod, lrate, seed):
+        first_slot = distribute.replica_id() * rounds
+        round_args = [(lod, seed, first_slot + r) for r in range(rounds)]
+        name = "G" if terms == "loss" else "G_reg"
+        return self._train_replica(
+            (name, lod_range, batch), "TrainG/overflow_frequency" if terms == "loss"
+            else "RegG/overflow_frequency",
+            lambda *args: self._g_grads(lod_range, terms, rounds, batch, *args), round_args,
+            self._g_apply, (lrate,))
 
     def _all_reduce_mean(self, grads):
         # The original sums the per-GPU gradients and scales by 1 / num_gpus.
@@ -333,39 +491,77 @@ class Trainer:
 
     # ---- public steps ----------------------------------------------------------------------------
 
-    def d_step(self, reals, labels, lod, lrate, minibatch):
+    def d_step(self, reals, labels, lod, lrate, minibatch, rounds=1):
         """One D step and Gs update on a (distributed) real minibatch.
 
         Args:
             reals: per-replica uint8 [n, h, w, C] (a distributed value, or a tensor on one replica).
             labels: per-replica float32 [n, label_size].
-            lod: schedule lod; lrate: D learning rate; minibatch: global minibatch (for Gs beta).
+            lod: schedule lod; lrate: the schedule's D learning rate (scaled here for lazy
+                regularization); minibatch: global minibatch (for Gs beta).
+            rounds: passes of n / rounds samples whose gradients are accumulated (StyleGAN2's
+                minibatch_gpu).
 
         Returns:
             Per-replica dict of scalar statistics.
         """
         strategy = self.strategy
         lod_range = lod_range_of(lod)
-        args = (reals, labels, tf.constant(lod, tf.float32), tf.constant(lrate, tf.float32),
-                tf.constant(self.gs_beta(minibatch), tf.float32), self._step_seed())
+        seed = self._step_seed()
+        self._last_d_seed = seed
+        args = (reals, labels, tf.constant(lod, tf.float32),
+                tf.constant(self.scaled_lrate(lrate, self.D_ratio), tf.float32),
+                tf.constant(self.gs_beta(minibatch), tf.float32), seed)
 
         def run(*args):
-            return strategy.run(lambda *a: self._d_replica(lod_range, *a), args=args)
-        return self._outer(("D", lod_range), run)(*args)
+            return strategy.run(lambda *a: self._d_replica(lod_range, rounds, *a), args=args)
+        return self._outer(("D", lod_range, rounds), run)(*args)
 
-    def g_step(self, lod, lrate, minibatch):
-        """One G step with a global minibatch of `minibatch` latents."""
-        if minibatch % self.num_replicas:
-            raise ValueError(f"minibatch {minibatch} is not a multiple of the "
-                             f"{self.num_replicas} replicas.")
-        batch = minibatch // self.num_replicas
+    def d_reg_step(self, reals, labels, lod, lrate, rounds=1):
+        """StyleGAN2's lazy R1 step (after `d_step` on the same reals): the regularizer times
+        D_reg_interval on the last pass's processed reals, one more Adam step of D."""
+        if not self.D_r1:
+            return {}
+        if self._last_d_seed is None:
+            raise RuntimeError("d_reg_step regularizes the reals of the preceding d_step.")
         strategy = self.strategy
         lod_range = lod_range_of(lod)
-        args = (tf.constant(lod, tf.float32), tf.constant(lrate, tf.float32), self._step_seed())
+        args = (reals, labels, tf.constant(lod, tf.float32),
+                tf.constant(self.scaled_lrate(lrate, self.D_ratio), tf.float32),
+                self._last_d_seed)
 
         def run(*args):
-            return strategy.run(lambda *a: self._g_replica(lod_range, batch, *a), args=args)
-        return self._outer(("G", lod_range, batch), run)(*args)
+            return strategy.run(lambda *a: self._d_reg_replica(lod_range, rounds, *a), args=args)
+        return self._outer(("D_reg", lod_range, rounds), run)(*args)
+
+    def _g_batch(self, minibatch, rounds):
+        if minibatch % (self.num_replicas * rounds):
+            raise ValueError(f"minibatch {minibatch} is not a multiple of the {self.num_replicas} "
+                             f"replicas times {rounds} passes.")
+        return minibatch // (self.num_replicas * rounds)
+
+    def _run_g(self, terms, lod, lrate, minibatch, rounds):
+        batch = self._g_batch(minibatch, rounds)
+        strategy = self.strategy
+        lod_range = lod_range_of(lod)
+        args = (tf.constant(lod, tf.float32),
+                tf.constant(self.scaled_lrate(lrate, self.G_ratio), tf.float32), self._step_seed())
+
+        def run(*args):
+            return strategy.run(
+                lambda *a: self._g_replica(lod_range, terms, rounds, batch, *a), args=args)
+        return self._outer(("G", terms, lod_range, batch, rounds), run)(*args)
+
+    def g_step(self, lod, lrate, minibatch, rounds=1):
+        """One G step with a global minibatch of `minibatch` latents (in `rounds` passes)."""
+        return self._run_g("loss", lod, lrate, minibatch, rounds)
+
+    def g_reg_step(self, lod, lrate, minibatch, rounds=1):
+        """StyleGAN2's lazy path-length step: the regularizer times G_reg_interval on
+        minibatch // pl_minibatch_shrink fresh latents per pass, one more Adam step of G."""
+        if not self.G_path_length:
+            return {}
+        return self._run_g("reg", lod, lrate, minibatch, rounds)
 
     def reset_optimizers(self):
         self.G_opt.reset()
