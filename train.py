@@ -48,8 +48,9 @@ flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES),
                   "with several GPUs, else one device).")
 flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices (to run "
                      "mirrored replicas on a CPU, e.g. for testing); 0 = no split.")
-flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (default: the preset's, on "
-                  "for the original's presets).")
+flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (--xla) or not (--noxla); "
+                  "default: the preset's, 'auto' for the releases' presets = XLA on GPUs, plain "
+                  "tf.function on CPUs (where it is faster).")
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
 flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
                    "D_logistic_simplegp's r1_gamma).")

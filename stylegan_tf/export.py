@@ -24,10 +24,21 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants
 
 from stylegan_tf import fileio, networks
 from stylegan_tf import images as image_utils
+
+
+def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise):
+    dlatents = Gs.mapping(latents, labels)
+    psi = tf.reshape(truncation_psi, [-1, 1, 1])
+    truncated = networks.truncate_dlatents(dlatents, tf.convert_to_tensor(Gs.dlatent_avg), psi, cutoff)
+    # psi == 1 skips truncation exactly, as the original does for a Python 1.
+    dlatents = tf.where(tf.equal(psi, 1.0), dlatents, truncated)
+    return Gs.synthesis(dlatents, randomize_noise=randomize_noise)
 
 
 def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
@@ -45,13 +56,7 @@ def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
     signature.append(tf.TensorSpec([None], tf.float32, name="truncation_psi"))
 
     def generate(latents, labels, truncation_psi):
-        dlatents = Gs.mapping(latents, labels)
-        psi = tf.reshape(truncation_psi, [-1, 1, 1])
-        truncated = networks.truncate_dlatents(dlatents, tf.convert_to_tensor(Gs.dlatent_avg),
-                                               psi, cutoff)
-        # psi == 1 skips truncation exactly, as the original does for a Python 1.
-        dlatents = tf.where(tf.equal(psi, 1.0), dlatents, truncated)
-        images = Gs.synthesis(dlatents, randomize_noise=randomize_noise)
+        images = _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise)
         return {"images": image_utils.to_uint8_tensor(images)}
 
     if Gs.label_size:
@@ -104,3 +109,57 @@ def export_saved_model(Gs, path, truncation_cutoff=8, randomize_noise=False):
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     return path
+
+
+def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
+    """Writes Gs as a TensorFlow Lite flatbuffer with builtin ops only (no TF Select), the stored
+    noise and a fixed batch: inputs `latents` [batch, latent_size] (+ `labels`) and
+    `truncation_psi` [batch]; outputs uint8 images [batch, H, W, C] (as the SavedModel's) and the
+    same as float32 in [-1, 1] (`run_tflite` returns them as `images`, `images_float`). Written
+    atomically; returns the path."""
+    path = pathlib.Path(path)
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    cutoff = Gs.num_layers if truncation_cutoff is None else int(truncation_cutoff)
+    batch = int(batch_size)
+    signature = [tf.TensorSpec([batch, Gs.latent_size], tf.float32, name="latents")]
+    if Gs.label_size:
+        signature.append(tf.TensorSpec([batch, Gs.label_size], tf.float32, name="labels"))
+    signature.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
+
+    def generate(latents, labels, truncation_psi):
+        images = tf.cast(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, False), tf.float32)
+        # saturate_cast lowers to ClipByValue, which TFLite's builtins lack; clamp, then truncate.
+        values = tf.minimum(tf.maximum(images * 127.5 + 128.0, 0.0), 255.0)
+        return {"images": tf.cast(values, tf.uint8), "images_float": images}
+
+    function = generate if Gs.label_size else (lambda latents, truncation_psi: generate(latents, None, truncation_psi))
+    concrete = tf.function(function).get_concrete_function(*signature)
+    # Weights, noise buffers and dlatent_avg become constants (the converter would otherwise keep
+    # some as resource variables that the interpreter never initialises).
+    frozen = convert_to_constants.convert_variables_to_constants_v2(concrete, lower_control_flow=False)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # the converter raises its own error types, with MLIR dumps
+        first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise ValueError(f"TFLite conversion failed: {first}") from None
+    with fileio.atomic_write(path) as file:
+        file.write(flatbuffer)
+    return path
+
+
+def run_tflite(path, latents, truncation_psi, labels=None):
+    """Runs an `export_tflite` file in `tf.lite.Interpreter`: {'images': uint8, 'images_float'}."""
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    feeds = {"latents": latents, "truncation_psi": truncation_psi, "labels": labels}
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.asarray(feeds[detail["name"]], detail["dtype"]))
+    interpreter.invoke()
+    outputs = {}
+    for detail in interpreter.get_output_details():  # told apart by type: uint8 and float32
+        key = "images" if detail["dtype"] == np.uint8 else "images_float"
+        outputs[key] = interpreter.get_tensor(detail["index"])
+    return outputs

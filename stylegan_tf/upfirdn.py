@@ -27,9 +27,11 @@ def setup_kernel(kernel, factor=2):
 def upfirdn2d(x, kernel, up=1, down=1, pad0=0, pad1=0):
     """The core op on x [N, H, W, C] with a 2-D kernel (NumPy), the same pads on both axes."""
     height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
-    if up > 1:
-        x = tf.reshape(x, [-1, height, 1, width, 1, channels])
-        x = tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]])
+    if up > 1:  # zero insertion, one axis at a time in 4-D (TFLite's builtins pad up to 4-D)
+        x = tf.reshape(x, [-1, width, 1, channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0]])
+        x = tf.reshape(x, [-1, height, 1, width * up * channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0]])
         height, width = height * up, width * up
         x = tf.reshape(x, [-1, height, width, channels])
     x = tf.pad(x, [[0, 0], [max(pad0, 0), max(pad1, 0)], [max(pad0, 0), max(pad1, 0)], [0, 0]])

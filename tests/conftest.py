@@ -1,6 +1,8 @@
 """Shared test configuration: locations of the shared fixtures and CPU-friendly TF settings."""
 import os
 import pathlib
+import subprocess
+import sys
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DIR = pathlib.Path(os.environ.get("STYLEGAN_SHARED", REPO_ROOT.parent / "shared"))
@@ -20,3 +22,9 @@ def fixture_dirs(default_subdir, env_var=None):
     return dirs
 
 
+
+
+def run_script(script, args, cwd, timeout=600):
+    """Runs one of the repository's command-line scripts; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, str(REPO_ROOT / script), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))

@@ -32,7 +32,7 @@ def test_ffhq_8gpu_is_the_original_default():
     assert (config.G_opt.beta1, config.G_opt.beta2, config.G_opt.epsilon) == (0.0, 0.99, 1e-8)
     assert (config.G_smoothing_kimg, config.D_repeats, config.minibatch_repeats) == (10.0, 1, 4)
     assert config.reset_opt_for_new_lod and config.network_snapshot_ticks == 10
-    assert config.random_seed == 1000 and config.xla and config.grid.size == "4k"
+    assert config.random_seed == 1000 and config.xla == "auto" and config.grid.size == "4k"
     assert config.G_args == {} and config.D_args == {}
 
 
@@ -185,3 +185,23 @@ def test_run_dirs_snapshots_and_state(tmp_path):
         "network-snapshot-000012-state.npz", "network-snapshot-000012.pkl"]
     assert snapshots.kimg_from_name("x/network-snapshot-000123.pkl") == 123
     assert snapshots.kimg_from_name("karras2019stylegan-ffhq-1024x1024.pkl") is None
+
+
+def test_xla_auto_is_off_on_a_cpu_and_choices_are_checked():
+    from stylegan_tf import xla
+    assert not tf_gpus()  # the test machines have none
+    assert xla.use_xla("auto") is False and xla.describe("auto") == "tf.function (xla=auto: no GPU)"
+    assert xla.use_xla(True) and xla.use_xla("on") and not xla.use_xla("off") and not xla.use_xla(False)
+    assert xla.describe("on") == "XLA"
+    with pytest.raises(ValueError, match="xla must be one of auto, on, off"):
+        xla.use_xla("maybe")
+    config = config_lib.resolve_config("ffhq-1gpu")
+    assert config.xla == "auto"
+    with pytest.raises(ValueError, match="xla must be auto, on or off"):
+        config_lib.resolve_config("ffhq-1gpu", ["xla=maybe"])
+    assert config_lib.resolve_config("ffhq-1gpu", ["xla=true"]).xla is True
+
+
+def tf_gpus():
+    import tensorflow as tf
+    return tf.config.list_logical_devices("GPU")

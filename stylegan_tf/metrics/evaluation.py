@@ -30,6 +30,7 @@ class EvaluationOptions:
         classifier_dir: folder with the `celebahq-classifier-NN-*.pkl` files (linear separability).
         inception_path: FID Inception TorchScript file (None: the registered download).
         vgg16_pkl: NVIDIA's vgg16.pkl for precision and recall (None: <cache_dir>/vgg16.pkl).
+        xla: compile the feature networks with XLA: 'auto' (on GPUs only), 'on' or 'off'.
         progress: show tqdm progress bars.
     """
     tfrecord_dir: str = None
@@ -41,6 +42,7 @@ class EvaluationOptions:
     classifier_dir: str = None
     inception_path: str = None
     vgg16_pkl: str = None
+    xla: str = "auto"
     progress: bool = True
 
     def metrics_cache_dir(self):

@@ -12,6 +12,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from stylegan_tf import images as image_utils
+from stylegan_tf import xla
 from stylegan_tf.metrics import evaluation, feature_networks, reporting
 
 
@@ -106,7 +107,7 @@ class FID:
     def evaluate(self, Gs, options):
         """Returns [MetricResult] with the FID of Gs against the dataset in `options`."""
         evaluation.check_reals_match(Gs, options, self.num_images)
-        inception = feature_networks.inception_v3(options.inception_path)
+        inception = feature_networks.inception_v3(options.inception_path, jit_compile=xla.use_xla(options.xla))
         mu_real, sigma_real = self.real_statistics(options, inception)
         tf.random.set_seed(options.seed)  # Gs's own noise draws
         mu_fake, sigma_fake = feature_statistics(self.fake_features(Gs, options, inception))

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from stylegan_tf import ops
+from stylegan_tf import ops, xla
 from stylegan_tf.metrics import evaluation, feature_networks, reporting
 
 
@@ -108,7 +108,7 @@ class PPL:
 
     def evaluate(self, Gs, options):
         """Returns [MetricResult] with the filtered mean path length of Gs."""
-        lpips = feature_networks.lpips_vgg16()
+        lpips = feature_networks.lpips_vgg16(jit_compile=xla.use_xla(options.xla))
         rng = tf.random.Generator.from_seed(options.seed)
         distances_of = self._distance_function(Gs, lpips)
         noise_buffers = list(Gs.synthesis.noise_buffers)

@@ -107,7 +107,8 @@ class TrainConfig:
         random_seed: NumPy seed (the original's `np_random_seed`); TF seeds are drawn from it.
         data_dir, result_dir: roots for datasets and run directories.
         strategy: 'auto', 'one_device', 'mirrored' or 'multiworker'.
-        xla: compile the training steps with XLA (`jit_compile=True`).
+        xla: compile the training steps with XLA: 'auto' (on GPUs, not on CPUs, see
+            `stylegan_tf.xla`), True / 'on' or False / 'off'.
         resume: snapshot .pkl, run directory or original .pkl to start from (None = scratch).
         resume_kimg: progress to assume when resuming (None = from the snapshot's state file,
             or from its file name, else 0).
@@ -157,7 +158,7 @@ class TrainConfig:
     data_dir: str = "datasets"
     result_dir: str = "results"
     strategy: str = "auto"
-    xla: bool = True
+    xla: Union[bool, str] = "auto"
     resume: Optional[str] = None
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
@@ -168,6 +169,10 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}.")
+        if self.xla not in (True, False) and str(self.xla).lower() not in XLA_CHOICES:
+            raise ValueError(f"xla must be auto, on or off (or true/false), got {self.xla!r}.")
+        if isinstance(self.xla, str) and self.xla.lower() != "auto":
+            self.xla = self.xla.lower() in ("on", "true")
         if self.loop not in LOOPS:
             raise ValueError(f"loop must be one of {', '.join(LOOPS)}, got {self.loop!r}.")
         for which, table in (("G_func", G_FUNCS), ("D_func", D_FUNCS)):
@@ -201,6 +206,7 @@ class TrainConfig:
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multiworker")
 LOOPS = ("stylegan", "stylegan2")
+XLA_CHOICES = ("auto", "on", "off", "true", "false")  # stylegan_tf.xla, named without TensorFlow
 # Named here so that planning a run needs no TensorFlow (stylegan_tf.networks / .training.losses).
 G_FUNCS = ("G_style", "G_main")
 D_FUNCS = ("D_basic", "D_stylegan2", "D_stylegan")

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from stylegan_tf import cli, fileio, images
+from stylegan_tf import cli, fileio, images, xla
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import distribute, resume, schedule, snapshots, summaries
 from stylegan_tf.training.stats import Logger, TickStats, TrainingDivergedError, peak_gpu_memory_gb, skipped_updates
@@ -78,7 +78,7 @@ def training_loop(config, strategy=None, echo=True):
             run_dir = _create_run_dir(config, log)
         num_replicas = strategy.num_replicas_in_sync
         log(f"Strategy: {distribute.strategy_name(strategy)} with {num_replicas} replica(s); "
-            f"steps: {'XLA' if config.xla else 'tf.function'}")
+            f"steps: {xla.describe(config.xla)}")
         if num_replicas != config.num_gpus:
             log(f"Note: the config's minibatch tables are written for {config.num_gpus} GPU(s); "
                 f"the schedule splits them over {num_replicas} replica(s).")
@@ -89,7 +89,7 @@ def training_loop(config, strategy=None, echo=True):
                           config.D_loss, config.G_opt, config.D_opt,
                           mirror_augment=config.mirror_augment, drange_net=config.drange_net,
                           G_smoothing_kimg=config.G_smoothing_kimg, labels=training_set.labels,
-                          compile_mode="xla" if config.xla else "function",
+                          compile_mode="xla" if xla.use_xla(config.xla) else "function",
                           seed=config.random_seed, G_func=config.G_func, D_func=config.D_func,
                           lazy_regularization=config.lazy_regularization,
                           G_reg_interval=config.G_reg_interval,

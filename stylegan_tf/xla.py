@@ -1,0 +1,36 @@
+"""When to compile with XLA (`jit_compile=True`): the `--xla` choice of training and metrics.
+
+`auto` (the default) compiles on GPUs and not on CPUs. On this project's CPU benchmarks plain
+`tf.function` runs StyleGAN's Gs at 1.08-1.12x the original release and XLA at 0.38-0.62x, and XLA
+training steps are slower too, besides compiling for 10-45 s per lod phase (benchmarks/README.md);
+on GPUs XLA fuses the many small element-wise ops of these networks, which is where it pays.
+"""
+import tensorflow as tf
+
+CHOICES = ("auto", "on", "off")
+_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "on": "on", "off": "off",
+            "auto": "auto"}
+
+
+def normalize(choice):
+    """'auto', 'on' or 'off' from a choice or a bool; ValueError for anything else."""
+    key = choice.lower() if isinstance(choice, str) else choice
+    if isinstance(key, (bool, str)) and key in _ALIASES:
+        return _ALIASES[key]
+    raise ValueError(f"xla must be one of {', '.join(CHOICES)} (or true/false), got {choice!r}.")
+
+
+def use_xla(choice="auto"):
+    """True where `choice` compiles with XLA: 'on', or 'auto' with a GPU visible."""
+    choice = normalize(choice)
+    if choice == "auto":
+        return bool(tf.config.list_logical_devices("GPU"))
+    return choice == "on"
+
+
+def describe(choice):
+    """For the log: e.g. 'tf.function (xla=auto: no GPU)'."""
+    compiled = "XLA" if use_xla(choice) else "tf.function"
+    if normalize(choice) != "auto":
+        return compiled
+    return f"{compiled} (xla=auto: {'GPU' if compiled == 'XLA' else 'no GPU'})"
