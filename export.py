@@ -11,6 +11,8 @@ and <outdir>/Gs_savedmodel/ whose `serving_default` signature maps latents [N, l
 `--format=tflite` writes <outdir>/Gs.tflite for TensorFlow Lite / LiteRT (builtin ops only, the
 stored noise, a fixed `--batch_size`): inputs `latents` and `truncation_psi`, outputs the uint8
 images and the float images in [-1, 1] (`stylegan_tf.export.run_tflite` runs it).
+`--format=onnx` writes <outdir>/Gs.onnx with the SavedModel's inputs and uint8 `images` output,
+any batch (tf2onnx, from requirements-export.txt; run it with ONNX Runtime).
 """
 
 import os
@@ -24,8 +26,9 @@ from stylegan_tf import cli, export, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
-flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both", "tflite"], "What to write: "
-                  "both = keras + savedmodel; tflite = Gs.tflite (builtin ops, stored noise, fixed batch).")
+flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both", "tflite", "onnx"], "What to write: "
+                  "both = keras + savedmodel; tflite = Gs.tflite (builtin ops, stored noise, fixed batch); "
+                  "onnx = Gs.onnx (needs pip install -r requirements-export.txt).")
 flags.DEFINE_integer("batch_size", 1, "TFLite: the fixed batch of the exported model.")
 flags.DEFINE_string("outdir", "exported", "Output folder.")
 flags.DEFINE_integer("truncation_cutoff", 8, "SavedModel: layers that truncation_psi applies to.")
@@ -47,6 +50,9 @@ def main():
     if FLAGS.format == "tflite":
         written.append(export.export_tflite(Gs, outdir / "Gs.tflite", batch_size=FLAGS.batch_size,
                                             truncation_cutoff=FLAGS.truncation_cutoff))
+    if FLAGS.format == "onnx":
+        written.append(export.export_onnx(Gs, outdir / "Gs.onnx", truncation_cutoff=FLAGS.truncation_cutoff,
+                                          randomize_noise=FLAGS.noise == "random"))
     for path in written:
         print(f"Wrote {path}")
     return 0

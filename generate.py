@@ -9,6 +9,7 @@ One PNG per seed (`seed0042.png`), optionally a grid of all of them:
 cats-256), an original or our pickle, or a URL. A seed always gives the same image: --noise=const
 uses the noise stored in the network, --noise=random draws noise from the seed.
 `--projected_w=out/face/projected_w.npz` renders a projection saved by projector.py.
+`--video=walk.mp4 --seeds=0-7 --frames_per_seed=60 [--space=w]` writes a latent walk through the seeds.
 """
 
 import os
@@ -36,6 +37,12 @@ flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-
 flags.DEFINE_string("outdir", "results/generate", "Output folder.")
 flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const).")
+flags.DEFINE_string("video", None, "Write a latent walk through --seeds to this MP4 file (H.264) "
+                    "instead of images; noise fixed, truncation as for images.")
+flags.DEFINE_integer("frames_per_seed", 60, "Video: frames from one seed to the next.")
+flags.DEFINE_enum("space", "z", ["z", "w"], "Video: interpolate in Z (slerp of the latents) or W "
+                  "(lerp of the truncated dlatents).")
+flags.DEFINE_integer("fps", 30, "Video: frames per second.")
 flags.DEFINE_string("projected_w", None, "Render a projection saved by projector.py "
                     "(projected_w.npz: its dlatents and noise) to <outdir>/projected.png instead of seeds.")
 
@@ -52,8 +59,13 @@ def main():
         print(images.save_png(pathlib.Path(FLAGS.outdir) / "projected.png", images.to_uint8(image)[0]))
         return 0
     labels = cli.make_labels(Gs.label_size, FLAGS.labels, len(seeds))
-    gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size)
+    gen = generation.ImageGenerator(Gs, batch_size=FLAGS.batch_size, progress=True)
     psi, cutoff = generation.truncation_defaults(Gs, FLAGS.truncation_psi, FLAGS.truncation_cutoff)
+    if FLAGS.video:
+        from stylegan_tf import video
+        dlatents = video.walk_dlatents(gen, seeds, FLAGS.frames_per_seed, FLAGS.space, psi, cutoff, labels)
+        print(video.write_video(FLAGS.video, gen.synthesize(dlatents, desc="frames"), fps=FLAGS.fps))
+        return 0
     outdir = pathlib.Path(FLAGS.outdir)
     generated = []
     with tqdm(total=len(seeds), unit="img", desc="generate") as bar:

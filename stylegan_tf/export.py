@@ -32,13 +32,15 @@ from stylegan_tf import fileio, networks
 from stylegan_tf import images as image_utils
 
 
-def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise):
+def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod):
     dlatents = Gs.mapping(latents, labels)
     psi = tf.reshape(truncation_psi, [-1, 1, 1])
     truncated = networks.truncate_dlatents(dlatents, tf.convert_to_tensor(Gs.dlatent_avg), psi, cutoff)
     # psi == 1 skips truncation exactly, as the original does for a Python 1.
     dlatents = tf.where(tf.equal(psi, 1.0), dlatents, truncated)
-    return Gs.synthesis(dlatents, randomize_noise=randomize_noise)
+    # The network's level of detail as exported (0 once trained) settles the progressive networks'
+    # lod conditionals statically: no tf.cond in the graph, which ONNX and TFLite convert badly.
+    return Gs.synthesis(dlatents, randomize_noise=randomize_noise, lod_range=(lod, lod))
 
 
 def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
@@ -55,8 +57,10 @@ def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
         signature.append(tf.TensorSpec([None, Gs.label_size], tf.float32, name="labels"))
     signature.append(tf.TensorSpec([None], tf.float32, name="truncation_psi"))
 
+    lod = float(np.asarray(Gs.lod))
+
     def generate(latents, labels, truncation_psi):
-        images = _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise)
+        images = _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod)
         return {"images": image_utils.to_uint8_tensor(images)}
 
     if Gs.label_size:
@@ -127,8 +131,10 @@ def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
         signature.append(tf.TensorSpec([batch, Gs.label_size], tf.float32, name="labels"))
     signature.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
 
+    lod = float(np.asarray(Gs.lod))
+
     def generate(latents, labels, truncation_psi):
-        images = tf.cast(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, False), tf.float32)
+        images = tf.cast(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, False, lod), tf.float32)
         # saturate_cast lowers to ClipByValue, which TFLite's builtins lack; clamp, then truncate.
         values = tf.minimum(tf.maximum(images * 127.5 + 128.0, 0.0), 255.0)
         return {"images": tf.cast(values, tf.uint8), "images_float": images}
@@ -163,3 +169,24 @@ def run_tflite(path, latents, truncation_psi, labels=None):
         key = "images" if detail["dtype"] == np.uint8 else "images_float"
         outputs[key] = interpreter.get_tensor(detail["index"])
     return outputs
+
+
+ONNX_OPSET = 17
+ONNX_REQUIREMENTS = "requirements-export.txt"
+
+
+def export_onnx(Gs, path, truncation_cutoff=8, randomize_noise=False, opset=ONNX_OPSET):
+    """Writes the serving function (see `serving_function`: latents [N, latent_size] (+ labels),
+    truncation_psi [N] -> uint8 images [N, H, W, C], any N) as an ONNX model through tf2onnx, an
+    optional dependency (requirements-export.txt). Written atomically; returns the path."""
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ValueError(f"ONNX export needs tf2onnx: pip install -r {ONNX_REQUIREMENTS}") from None
+    path = pathlib.Path(path)
+    function, signature = serving_function(Gs, truncation_cutoff, randomize_noise)
+    model, _ = tf2onnx.convert.from_function(tf.function(function), input_signature=signature,
+                                             opset=int(opset))
+    with fileio.atomic_write(path) as file:
+        file.write(model.SerializeToString())
+    return path

@@ -110,7 +110,7 @@ def test_tflite_matches_the_keras_network(fixture, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's notice about LiteRT
         out = export.run_tflite(path, latents, PSIS)
-    expected = export._truncated_images(net, tf.constant(latents), None, tf.constant(PSIS), 8, False).numpy()
+    expected = export._truncated_images(net, tf.constant(latents), None, tf.constant(PSIS), 8, False, 0.0).numpy()
     assert out["images_float"].shape == expected.shape
     assert np.abs(out["images_float"] - expected).max() <= 1e-4
     served, _ = export.serving_function(net, truncation_cutoff=8)
@@ -128,3 +128,35 @@ def test_tflite_export_cli(tmp_path):
     assert f"Wrote {tmp_path / 'Gs.tflite'}" in result.stdout
     out = export.run_tflite(tmp_path / "Gs.tflite", LATENTS[:2], PSIS[:2])
     assert out["images"].shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize("fixture", ["original-stylegan/rgb32", "original-stylegan2/f-rgb64"])
+def test_onnx_matches_the_saved_model(fixture, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="needs requirements-export.txt")
+    pytest.importorskip("tf2onnx", reason="needs requirements-export.txt")
+    _, _, net = legacy.load_networks(FIXTURES_DIR / fixture / "network.pkl")
+    path = export.export_onnx(net, tmp_path / "Gs.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["latents", "truncation_psi"]
+    latents = np.random.RandomState(2).randn(4, net.latent_size).astype(np.float32)
+    out = session.run(["images"], {"latents": latents, "truncation_psi": PSIS})[0]
+    served, _ = export.serving_function(net, truncation_cutoff=8)
+    expected = served(tf.constant(latents), tf.constant(PSIS))["images"].numpy()
+    assert out.dtype == np.uint8 and out.shape == expected.shape
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1  # measured: 0
+    # any batch size
+    assert session.run(["images"], {"latents": latents[:1], "truncation_psi": PSIS[:1]})[0].shape[0] == 1
+
+
+def test_onnx_without_tf2onnx_is_a_clear_error(Gs, tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tf2onnx(name, *args, **kwargs):
+        if name == "tf2onnx":
+            raise ImportError("no tf2onnx")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_tf2onnx)
+    with pytest.raises(ValueError, match="pip install -r requirements-export.txt"):
+        export.export_onnx(Gs, tmp_path / "Gs.onnx")
+    assert not (tmp_path / "Gs.onnx").exists()
