@@ -53,8 +53,9 @@ def walk_dlatents(gen, seeds, frames_per_seed=60, space="z", truncation_psi=None
     return gen.dlatents(path, repeated(len(path)), truncation_psi, truncation_cutoff)
 
 
-def write_video(path, frames, fps=30):
-    """uint8 frames [N, H, W, C] (C = 1 or 3) -> H.264 MP4 at `path`; a failure leaves no file."""
+def write_video(path, frames, fps=30, quality=8):
+    """uint8 frames [N, H, W, C] (C = 1 or 3) -> H.264 MP4 at `path` (imageio's quality 0-10);
+    a failure leaves no file."""
     try:
         import imageio.v2 as imageio
     except ImportError:
@@ -66,7 +67,7 @@ def write_video(path, frames, fps=30):
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.tmp{path.suffix or '.mp4'}")  # ffmpeg picks the container by suffix
     try:
-        writer = imageio.get_writer(str(temp), fps=fps, codec="libx264", quality=8, macro_block_size=1,
+        writer = imageio.get_writer(str(temp), fps=fps, codec="libx264", quality=quality, macro_block_size=1,
                                     ffmpeg_log_level="error")
         try:
             for frame in frames:

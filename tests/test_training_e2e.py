@@ -176,60 +176,71 @@ def test_demo_dataset_and_cli_errors(tmp_path):
     assert result.returncode == 0 and json.loads(result.stdout)["total_kimg"] == 12.0
 
 
+def _lazy_steps(minibatches):
+    """(G, D) Adam steps after `minibatches` of config E: one each per minibatch plus the path-length
+    steps (minibatches 0, 4, 8, ...) and the R1 steps (0, 16, 32, ...)."""
+    return minibatches + (minibatches + 3) // 4, minibatches + (minibatches + 15) // 16
+
+
 @pytest.mark.skipif(not FACES_DIR.is_dir(), reason="needs ../shared/data/frl_faces_256")
 def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     """config-e at 32x32 on 2 mirrored replicas with 2 accumulated passes per minibatch, killed
-    after its 1-kimg snapshot and resumed: it continues at that kimg with its Adam states, its
+    after its first snapshot and resumed: it continues at that kimg with its Adam states, its
     per-replica path-length means and its regularization counter."""
     from stylegan_tf import legacy
     from stylegan_tf.training import resume, snapshots
     fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
     args = ["--config=config-e", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
             f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
-            "--total_kimg=2", "--noxla",
-            *fixtures.tiny_overrides(**{"sched.minibatch_base": 16, "sched.tick_kimg_base": 1,
+            "--total_kimg=0.5", "--noxla",
+            *fixtures.tiny_overrides(**{"sched.minibatch_base": 16, "sched.tick_kimg_base": 0.25,
                                         "network_snapshot_ticks": 1, "image_snapshot_ticks": 1})]
     first = fixtures.run_train(args, cwd=tmp_path, background=True)
     results = tmp_path / "results"
     deadline, snapshot = time.time() + 300, None
     while time.time() < deadline and first.poll() is None:
-        found = sorted(results.glob("*/network-snapshot-000001-state.npz"))
-        if found and (found[0].parent / "network-snapshot-000001.pkl").exists():
-            snapshot = found[0].parent / "network-snapshot-000001.pkl"
+        found = sorted(results.glob("*/network-snapshot-000000.pkl"))
+        if found:  # its state file is written first
+            snapshot = found[0]
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     first.send_signal(signal.SIGKILL)
     output = first.communicate()[0]
     assert snapshot is not None, output[-3000:]
     run1 = snapshot.parent
-    log1 = (run1 / "log.txt").read_text()
-    assert tick_kimgs(log1)[:2] == [0.1, 1.1]  # tick 0 after the first minibatch group (64)
     arrays1, meta1 = snapshots.load_state(snapshots.state_path(str(snapshot)))
-    assert meta1["cur_nimg"] == 1088 and meta1["mb_counter"] == 68
+    # tick 0 comes after the first group of 4 minibatches (64 images); a slow kill may see tick 1
+    minibatches1 = meta1["mb_counter"]
+    assert minibatches1 % 4 == 0 and minibatches1 >= 4 and meta1["cur_nimg"] == 16 * minibatches1
     pl_mean1 = arrays1[resume.PL_MEAN_KEY]
     assert pl_mean1.shape == (2,) and np.all(pl_mean1 > 0) and pl_mean1[0] != pl_mean1[1]
-    # 68 G steps + 17 path-length steps; 68 D steps + 5 R1 steps (minibatches 0, 16, 32, 48, 64)
-    assert (arrays1["TrainG/steps"], arrays1["TrainD/steps"]) == (85, 73)
+    assert (arrays1["TrainG/steps"], arrays1["TrainD/steps"]) == _lazy_steps(minibatches1)
 
-    second = fixtures.run_train([f"--resume={run1}", "--cpu_replicas=2"], cwd=tmp_path)
+    # Run 2: one more group of 4 minibatches (snapshots are named by whole kimg, so its last state
+    # file is the one to read).
+    second = fixtures.run_train([f"--resume={run1}", "--cpu_replicas=2",
+                                 f"--total_kimg={(meta1['cur_nimg'] + 64) / 1000}"], cwd=tmp_path)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     run2 = sorted(p for p in results.iterdir() if p.is_dir() and p != run1)[0]
     log2 = (run2 / "log.txt").read_text()
-    assert "Resuming at 1.1 kimg" in log2
-    assert tick_kimgs(log2) == [1.2, 2.0]
-    # Its tick-0 snapshot is 4 minibatches on: counters, Adam steps and pl_mean continue (one more
-    # path-length step, at minibatch 68, moves each mean by 1 % of its distance to the lengths).
-    arrays2, meta2 = snapshots.load_state(snapshots.state_path(str(run2 / "network-snapshot-000001.pkl")))
-    assert meta2["cur_nimg"] == 1152 and meta2["mb_counter"] == 72
-    assert (arrays2["TrainG/steps"], arrays2["TrainD/steps"]) == (85 + 5, 73 + 4)
-    np.testing.assert_allclose(arrays2[resume.PL_MEAN_KEY], pl_mean1, rtol=0.02)
+    assert f"Resuming at {meta1['cur_nimg'] / 1000:.1f} kimg" in log2
     stats = read_stats(run2)
+    assert [entry["Progress/kimg"] for entry in stats] == [(meta1["cur_nimg"] + 64) / 1000]
+    # 4 minibatches on: counters and Adam steps continue, and so does each replica's path-length
+    # mean (one more step moves it by 1 % of its distance to the lengths; a restart from 0 would
+    # give 1 % of the lengths).
+    arrays2, meta2 = snapshots.load_state(snapshots.state_path(str(run2 / "network-final.pkl")))
+    assert meta2["mb_counter"] == minibatches1 + 4
+    assert (arrays2["TrainG/steps"], arrays2["TrainD/steps"]) == _lazy_steps(minibatches1 + 4)
+    steps = minibatches1 // 4  # path-length steps before the kill
+    continued = (1 - 0.99 ** (steps + 1)) / (1 - 0.99 ** steps)  # if the lengths stay about the same
+    np.testing.assert_allclose(arrays2[resume.PL_MEAN_KEY] / pl_mean1, continued, rtol=0.25)
     for entry in stats:
         for key in ("Loss/G_loss", "Loss/D_loss", "Loss/scores/real", "Loss/G_reg", "Loss/pl_lengths"):
             assert np.isfinite(entry[key]), (key, entry)
         assert entry["TrainG/learning_rate"] == pytest.approx(0.0016)
-    # R1 ran in the ticks that hold a multiple of 16 minibatches (not tick 0: minibatches 68-71)
-    assert "Loss/gradient_penalty" not in stats[0] and np.isfinite(stats[1]["Loss/gradient_penalty"])
+    r1_stats = read_stats(run1)[0]  # tick 0 of run 1 holds minibatch 0, which runs R1
+    assert np.isfinite(r1_stats["Loss/gradient_penalty"]) and np.isfinite(r1_stats["Loss/D_reg"])
     G, D, Gs = legacy.load_networks(run2 / "network-final.pkl")
     assert (type(G).FUNC_NAME, type(D).FUNC_NAME, G.resolution) == ("G_main", "D_stylegan2", 32)
     images = Gs(np.random.RandomState(0).randn(2, G.latent_size), None, is_validation=True)
