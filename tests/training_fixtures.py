@@ -129,8 +129,10 @@ def optimizer_moments(trainer):
 
 
 # Without noise inputs the 4x4 const layer is spatially constant, so its instance norm divides
-# by sqrt(1e-8): the bias gradient (mathematically 0) is rounding noise amplified 1e4 times.
-NOISE_GRADIENTS = ("G_synthesis/4x4/Const/bias",)
+# by sqrt(1e-8): the bias gradient (mathematically 0) is rounding noise amplified 1e4 times, and
+# the const's gradient is as ill-conditioned (XLA and tf.function differ there by up to 1e-2 with
+# some random weights; which weights a test gets depends on the seeds earlier tests set).
+NOISE_GRADIENTS = ("G_synthesis/4x4/Const/bias", "G_synthesis/4x4/Const/const")
 
 
 def gradient_difference(grads_a, grads_b):
