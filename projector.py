@@ -6,7 +6,8 @@
 
 Per target, in <outdir>/<name>/: target.png (the target as the network sees it: cropped and
 resized to its size), proj.png (the projection), projected_w.npz (`dlatents` [1, num_layers,
-dlatent_size] and the noise maps `noise0`..). The final LPIPS distance is printed and appended as
+dlatent_size] and the noise maps `noise0`..), with --save_video proj.mp4 (the target beside each
+step's image). The final LPIPS distance is printed and appended as
 a JSON line to <outdir>/projections.jsonl. `generate.py --projected_w=<file>` re-renders one.
 """
 
@@ -32,6 +33,8 @@ flags.DEFINE_enum("space", "w", list(projection.SPACES), "w: one vector for ever
 flags.DEFINE_integer("num_steps", 1000, "Optimisation steps.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial noise maps and of the noise added to w.")
 flags.DEFINE_string("outdir", "results/projection", "Output folder.")
+flags.DEFINE_bool("save_video", False, "Also write proj.mp4: the target beside the image of every "
+                  "optimisation step (H.264).")
 
 
 def _targets(Gs):
@@ -62,9 +65,18 @@ def main():
     targets = _targets(Gs)
     outdir = pathlib.Path(FLAGS.outdir)
     for name, target in targets:
-        result = projection.project(Gs, target, num_steps=FLAGS.num_steps, space=FLAGS.space,
-                                    seed=FLAGS.seed, progress=True)
         folder = outdir / name
+        if FLAGS.save_video:
+            from stylegan_tf import video
+            target_uint8 = images.to_uint8(target[np.newaxis])[0]
+            with video.VideoWriter(folder / "proj.mp4") as writer:
+                result = projection.project(
+                    Gs, target, num_steps=FLAGS.num_steps, space=FLAGS.space, seed=FLAGS.seed, progress=True,
+                    on_image=lambda image: writer.append(np.concatenate([target_uint8, images.to_uint8(image)[0]],
+                                                                        axis=1)))
+        else:
+            result = projection.project(Gs, target, num_steps=FLAGS.num_steps, space=FLAGS.space,
+                                        seed=FLAGS.seed, progress=True)
         images.save_png(folder / "target.png", images.to_uint8(target[np.newaxis])[0])
         images.save_png(folder / "proj.png", images.to_uint8(result.image)[0])
         projection.save_projection(folder / "projected_w.npz", result)

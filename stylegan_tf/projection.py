@@ -112,7 +112,8 @@ def prepare_target(image, Gs):
     return image
 
 
-def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=None, progress=False):
+def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=None, progress=False,
+            on_image=None):
     """Finds the dlatents and noise of `Gs` whose image is closest to `target` (see the module
     docstring). Gs's noise buffers are left as they were.
 
@@ -125,6 +126,8 @@ def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=N
         options: ProjectionOptions.
         lpips: the LPIPS distance (default `feature_networks.lpips_vgg16()`).
         progress: a tqdm bar with the current distance.
+        on_image: called with each step's image (float [1, H, W, C] NumPy, before its update), e.g.
+            to write a video of the optimisation.
 
     Returns:
         ProjectionResult.
@@ -164,7 +167,7 @@ def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=N
             value = tf.convert_to_tensor(buffer)
             centred = value - tf.reduce_mean(value)
             buffer.assign(centred / tf.sqrt(tf.reduce_mean(tf.square(centred))))
-        return distance
+        return distance, images
 
     distances = []
     try:
@@ -173,9 +176,12 @@ def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=N
         with tqdm(total=options.num_steps, desc="project", unit="step", disable=not progress,
                   leave=False) as bar:
             for index in range(options.num_steps):
-                distance = float(step(tf.constant(noise_strength(index, options, dlatent_std), tf.float32),
-                                      tf.constant(learning_rate(index, options), tf.float32)))
+                distance, images = step(tf.constant(noise_strength(index, options, dlatent_std), tf.float32),
+                                        tf.constant(learning_rate(index, options), tf.float32))
+                distance = float(distance)
                 distances.append(distance)
+                if on_image is not None:
+                    on_image(images.numpy())
                 bar.set_postfix(dist=f"{distance:.4f}", refresh=False)
                 bar.update(1)
         dlatents = dlatent_var.numpy()

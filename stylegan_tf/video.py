@@ -53,29 +53,50 @@ def walk_dlatents(gen, seeds, frames_per_seed=60, space="z", truncation_psi=None
     return gen.dlatents(path, repeated(len(path)), truncation_psi, truncation_cutoff)
 
 
-def write_video(path, frames, fps=30, quality=8):
-    """uint8 frames [N, H, W, C] (C = 1 or 3) -> H.264 MP4 at `path` (imageio's quality 0-10);
-    a failure leaves no file."""
-    try:
-        import imageio.v2 as imageio
-    except ImportError:
-        raise ValueError("videos need imageio and imageio-ffmpeg: pip install -r requirements.txt") from None
-    frames = np.asarray(frames, np.uint8)
-    if frames.shape[-1] == 1:
-        frames = np.repeat(frames, 3, axis=-1)
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.tmp{path.suffix or '.mp4'}")  # ffmpeg picks the container by suffix
-    try:
-        writer = imageio.get_writer(str(temp), fps=fps, codec="libx264", quality=quality, macro_block_size=1,
-                                    ffmpeg_log_level="error")
-        try:
+class VideoWriter:
+    """Streams uint8 frames [H, W, C] (C = 1 or 3) into an H.264 MP4 (imageio's quality 0-10); the
+    file appears at `path` only when the `with` block completes, a failure leaves none.
+
+    Example:
+        with VideoWriter("proj.mp4", fps=30) as writer:
             for frame in frames:
-                writer.append_data(frame)
+                writer.append(frame)
+    """
+
+    def __init__(self, path, fps=30, quality=8):
+        self.path = pathlib.Path(path)
+        self.fps, self.quality = fps, quality
+        # ffmpeg picks the container by the suffix
+        self.temp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix or '.mp4'}")
+        self.writer = None
+
+    def __enter__(self):
+        try:
+            import imageio.v2 as imageio
+        except ImportError:
+            raise ValueError("videos need imageio and imageio-ffmpeg: pip install -r requirements.txt") from None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = imageio.get_writer(str(self.temp), fps=self.fps, codec="libx264", quality=self.quality,
+                                         macro_block_size=1, ffmpeg_log_level="error")
+        return self
+
+    def append(self, frame):
+        frame = np.asarray(frame, np.uint8)
+        self.writer.append_data(np.repeat(frame, 3, axis=-1) if frame.shape[-1] == 1 else frame)
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            self.writer.close()
+            if exc_type is None:
+                os.replace(self.temp, self.path)
         finally:
-            writer.close()
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
+            self.temp.unlink(missing_ok=True)
+        return False
+
+
+def write_video(path, frames, fps=30, quality=8):
+    """uint8 frames [N, H, W, C] (C = 1 or 3) -> H.264 MP4 at `path`; a failure leaves no file."""
+    with VideoWriter(path, fps, quality) as writer:
+        for frame in frames:
+            writer.append(frame)
+    return pathlib.Path(path)

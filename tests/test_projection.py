@@ -113,11 +113,15 @@ def test_projector_command_and_bad_targets(tmp_path):
     PIL.Image.fromarray(wide).save(tmp_path / "wide.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = run_script("projector.py", [f"--network={SG1_FIXTURE}", f"--target={tmp_path / 'wide.png'}",
-                                         "--num_steps=10", f"--outdir={tmp_path / 'out'}"], cwd=tmp_path)
+                                         "--num_steps=10", "--save_video", f"--outdir={tmp_path / 'out'}"],
+                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "centre-cropped from 64x32 to 32x32" in result.stdout
     folder = tmp_path / "out" / "wide"
-    assert sorted(p.name for p in folder.iterdir()) == ["proj.png", "projected_w.npz", "target.png"]
+    assert sorted(p.name for p in folder.iterdir()) == ["proj.mp4", "proj.png", "projected_w.npz", "target.png"]
+    import imageio.v2 as imageio
+    reader = imageio.get_reader(str(folder / "proj.mp4"))
+    assert reader.count_frames() == 10 and reader.get_meta_data()["size"] == (64, 32)  # target | step
     record = json.loads((tmp_path / "out" / "projections.jsonl").read_text().splitlines()[0])
     assert record["target"] == "wide" and record["num_steps"] == 10 and 0 < record["lpips"] < 1
     assert f"LPIPS {record['lpips_initial']:.4f} -> {record['lpips']:.4f}" in result.stdout
