@@ -43,6 +43,24 @@ def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noi
     return Gs.synthesis(dlatents, randomize_noise=randomize_noise, lod_range=(lod, lod))
 
 
+def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
+    """(function, input_signature) mapping latents (+ labels) and truncation_psi, `batch` rows
+    (None: any), to `outputs(images)`."""
+    cutoff = Gs.num_layers if truncation_cutoff is None else int(truncation_cutoff)
+    signature = [tf.TensorSpec([batch, Gs.latent_size], tf.float32, name="latents")]
+    if Gs.label_size:
+        signature.append(tf.TensorSpec([batch, Gs.label_size], tf.float32, name="labels"))
+    signature.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
+    lod = float(np.asarray(Gs.lod))
+
+    def generate(latents, labels, truncation_psi):
+        return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
+
+    if Gs.label_size:
+        return generate, signature
+    return (lambda latents, truncation_psi: generate(latents, None, truncation_psi)), signature
+
+
 def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
     """(function, input_signature) of the serving endpoint described in the module docstring.
 
@@ -51,24 +69,8 @@ def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
         truncation_cutoff: layers truncated (None = every layer).
         randomize_noise: False = the stored noise buffers (deterministic); True = fresh noise.
     """
-    cutoff = Gs.num_layers if truncation_cutoff is None else int(truncation_cutoff)
-    signature = [tf.TensorSpec([None, Gs.latent_size], tf.float32, name="latents")]
-    if Gs.label_size:
-        signature.append(tf.TensorSpec([None, Gs.label_size], tf.float32, name="labels"))
-    signature.append(tf.TensorSpec([None], tf.float32, name="truncation_psi"))
-
-    lod = float(np.asarray(Gs.lod))
-
-    def generate(latents, labels, truncation_psi):
-        images = _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod)
-        return {"images": image_utils.to_uint8_tensor(images)}
-
-    if Gs.label_size:
-        function = generate
-    else:
-        def function(latents, truncation_psi):
-            return generate(latents, None, truncation_psi)
-    return function, signature
+    return _generator_function(Gs, truncation_cutoff, randomize_noise, None,
+                               lambda images: {"images": image_utils.to_uint8_tensor(images)})
 
 
 def export_keras(Gs, path):
@@ -124,22 +126,14 @@ def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
     path = pathlib.Path(path)
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    cutoff = Gs.num_layers if truncation_cutoff is None else int(truncation_cutoff)
-    batch = int(batch_size)
-    signature = [tf.TensorSpec([batch, Gs.latent_size], tf.float32, name="latents")]
-    if Gs.label_size:
-        signature.append(tf.TensorSpec([batch, Gs.label_size], tf.float32, name="labels"))
-    signature.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
 
-    lod = float(np.asarray(Gs.lod))
-
-    def generate(latents, labels, truncation_psi):
-        images = tf.cast(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, False, lod), tf.float32)
+    def outputs(images):
+        images = tf.cast(images, tf.float32)
         # saturate_cast lowers to ClipByValue, which TFLite's builtins lack; clamp, then truncate.
         values = tf.minimum(tf.maximum(images * 127.5 + 128.0, 0.0), 255.0)
         return {"images": tf.cast(values, tf.uint8), "images_float": images}
 
-    function = generate if Gs.label_size else (lambda latents, truncation_psi: generate(latents, None, truncation_psi))
+    function, signature = _generator_function(Gs, truncation_cutoff, False, int(batch_size), outputs)
     concrete = tf.function(function).get_concrete_function(*signature)
     # Weights, noise buffers and dlatent_avg become constants (the converter would otherwise keep
     # some as resource variables that the interpreter never initialises).

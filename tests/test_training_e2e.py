@@ -26,6 +26,20 @@ def tick_kimgs(log_text):
     return [float(line.split()[3]) for line in log_text.splitlines() if line.startswith("tick ")]
 
 
+def kill_when_written(process, folder, pattern, timeout=300):
+    """SIGKILLs a background train.py as soon as a file matching `pattern` appears under `folder`;
+    returns that file."""
+    deadline = time.time() + timeout
+    found = sorted(folder.glob(pattern))
+    while not found and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        found = sorted(folder.glob(pattern))
+    process.send_signal(signal.SIGKILL)
+    output = process.communicate()[0]
+    assert found, output[-3000:]
+    return found[0]
+
+
 def faces_args(tmp_path, total_kimg):
     return ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
             f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
@@ -45,17 +59,7 @@ def test_faces_two_replicas_sigkill_resume(tmp_path):
     # Run 1: killed with SIGKILL right after its first network snapshot (1 kimg, 16x16 stable).
     first = fixtures.run_train(faces_args(tmp_path, 3), cwd=tmp_path, background=True)
     results = tmp_path / "results"
-    deadline = time.time() + 300
-    snapshot = None
-    while time.time() < deadline and first.poll() is None:
-        found = sorted(results.glob("*/network-snapshot-000001.pkl"))
-        if found:
-            snapshot = found[0]
-            break
-        time.sleep(0.2)
-    first.send_signal(signal.SIGKILL)
-    output = first.communicate()[0]
-    assert snapshot is not None, output[-3000:]
+    snapshot = kill_when_written(first, results, "*/network-snapshot-000001.pkl")
     run1 = snapshot.parent
     assert not (run1 / "_finished.txt").exists()
     # Nothing corrupt: every snapshot pickle loads and has its state file.
@@ -197,16 +201,7 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
                                         "network_snapshot_ticks": 1, "image_snapshot_ticks": 1})]
     first = fixtures.run_train(args, cwd=tmp_path, background=True)
     results = tmp_path / "results"
-    deadline, snapshot = time.time() + 300, None
-    while time.time() < deadline and first.poll() is None:
-        found = sorted(results.glob("*/network-snapshot-000000.pkl"))
-        if found:  # its state file is written first
-            snapshot = found[0]
-            break
-        time.sleep(0.1)
-    first.send_signal(signal.SIGKILL)
-    output = first.communicate()[0]
-    assert snapshot is not None, output[-3000:]
+    snapshot = kill_when_written(first, results, "*/network-snapshot-000000.pkl")  # state file first
     run1 = snapshot.parent
     arrays1, meta1 = snapshots.load_state(snapshots.state_path(str(snapshot)))
     # tick 0 comes after the first group of 4 minibatches (64 images); a slow kill may see tick 1
