@@ -445,7 +445,7 @@ class Trainer:
         round_args = [(reals[r * batch:(r + 1) * batch], labels[r * batch:(r + 1) * batch], lod,
                        seed, first_slot + r) for r in range(rounds)]
         return self._train_replica(
-            ("D", lod_range), "TrainD/overflow_frequency",
+            ("D", lod_range, rounds), "TrainD/overflow_frequency",
             lambda *args: self._d_grads(lod_range, "loss", rounds, *args), round_args,
             self._d_apply, (lrate, gs_beta))
 
@@ -456,7 +456,7 @@ class Trainer:
         args = (reals[-batch:], labels[-batch:], lod, seed,
                 distribute.replica_id() * rounds + rounds - 1)
         return self._train_replica(
-            ("D_reg", lod_range), "RegD/overflow_frequency",
+            ("D_reg", lod_range, rounds), "RegD/overflow_frequency",
             lambda *args: self._d_grads(lod_range, "reg", rounds, *args), [args],
             self._d_reg_apply, (lrate,))
 
@@ -465,7 +465,7 @@ class Trainer:
         round_args = [(lod, seed, first_slot + r) for r in range(rounds)]
         name = "G" if terms == "loss" else "G_reg"
         return self._train_replica(
-            (name, lod_range, batch), "TrainG/overflow_frequency" if terms == "loss"
+            (name, lod_range, batch, rounds), "TrainG/overflow_frequency" if terms == "loss"
             else "RegG/overflow_frequency",
             lambda *args: self._g_grads(lod_range, terms, rounds, batch, *args), round_args,
             self._g_apply, (lrate,))
