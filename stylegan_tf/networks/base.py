@@ -38,6 +38,17 @@ def fmaps(fmap_base, fmap_decay, fmap_max, fmap_min=1):
     return lambda stage: max(min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max), fmap_min)
 
 
+def set_discriminator_sizes(net, config):
+    """The sizes every discriminator of both releases reads from its resolved kwargs: resolution
+    (and its log2), channels, labels and the minibatch-stddev layer's group and features."""
+    net.resolution = int(config["resolution"])
+    net.resolution_log2 = ops.resolution_log2_of(net.resolution)
+    net.num_channels = int(config["num_channels"])
+    net.label_size = int(config["label_size"])
+    net.mbstd_group_size = int(config["mbstd_group_size"])
+    net.mbstd_num_features = int(config["mbstd_num_features"])
+
+
 def lod_cond(lod_in, lod_range, compare, level, if_true, if_false):
     """`tf.cond(lod_in < level)` (compare '<') or `lod_in > level` ('>'), decided in Python when
     the promised `lod_range = (low, high)` settles it, so compiled steps hold only the levels that

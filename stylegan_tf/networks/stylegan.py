@@ -447,13 +447,8 @@ class Discriminator(base.NetworkModel):
     def __init__(self, name="D", **kwargs):
         super().__init__(name, kwargs)
         config = base.resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
-        self.resolution = int(config["resolution"])
-        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
-        self.num_channels = int(config["num_channels"])
-        self.label_size = int(config["label_size"])
+        base.set_discriminator_sizes(self, config)
         self.structure = config["structure"]
-        self.mbstd_group_size = int(config["mbstd_group_size"])
-        self.mbstd_num_features = int(config["mbstd_num_features"])
         nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
         self.nf = nf
         act, use_wscale, gain = config["nonlinearity"], config["use_wscale"], np.sqrt(2)

@@ -328,13 +328,8 @@ class _DiscriminatorBase(base.NetworkModel):
     PICKLED_KWARGS_MAY_EXTEND = True
 
     def _setup(self, config):
-        self.resolution = int(config["resolution"])
-        self.resolution_log2 = ops.resolution_log2_of(self.resolution)
-        self.num_channels = int(config["num_channels"])
-        self.label_size = int(config["label_size"])
+        base.set_discriminator_sizes(self, config)
         self.resample_kernel = config["resample_kernel"]
-        self.mbstd_group_size = int(config["mbstd_group_size"])
-        self.mbstd_num_features = int(config["mbstd_num_features"])
         self.nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"], config["fmap_min"])
         self.act = config["nonlinearity"]
         conv = lambda filters, kernel, name, **extra: layers.FIRConv2D(  # noqa: E731
