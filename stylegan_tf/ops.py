@@ -200,7 +200,7 @@ def minibatch_stddev(x, group_size=4, num_new_features=1):
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     y = tf.reshape(x, [group_size, -1, height, width, num_new_features,
                        channels // num_new_features])                        # [GMHWnc]
-    y = tf.cast(y, tf.float32)
+    y = tf.cast(y, tf.float32) if tf.as_dtype(x.dtype).size < 4 else y  # the statistics in float32 at least
     y = y - tf.reduce_mean(y, axis=0, keepdims=True)
     y = tf.reduce_mean(tf.square(y), axis=0)                                  # [MHWnc]
     y = tf.sqrt(y + 1e-8)

@@ -172,12 +172,6 @@ def build_discriminator_layers(net, output_dense):
     output_dense.build((None, net.nf(0)))
 
 
-def as_float_tensor(value, what):
-    if value is None:
-        raise ValueError(f"{what} is required.")
-    return tf.cast(tf.convert_to_tensor(value), tf.float32)
-
-
 class NetworkModel(keras.Model):
     """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
 
@@ -193,6 +187,13 @@ class NetworkModel(keras.Model):
     def get_config(self):
         return {"name": self.name, "static_kwargs": dict(self.static_kwargs)}
 
+    def float_input(self, value, what):
+        """`value` as a tensor of the network's compute dtype (float32 unless it was built under
+        another Keras dtype policy, e.g. float64 for reference evaluations)."""
+        if value is None:
+            raise ValueError(f"{what} is required.")
+        return tf.cast(tf.convert_to_tensor(value), self.compute_dtype)
+
     @classmethod
     def from_config(cls, config):
         return cls(name=config["name"], **config["static_kwargs"])
@@ -206,14 +207,21 @@ class NetworkModel(keras.Model):
         """OrderedDict {original variable name: Keras variable}, in the original creation order."""
         return collections.OrderedDict(self._original_variable_list())
 
-    def clone(self, name=None):
-        """A new network of the same configuration holding copies of every variable."""
+    def clone(self, name=None, dtype=None):
+        """A new network of the same configuration holding copies of every variable; with `dtype`
+        (e.g. "float64"), built under that Keras dtype policy, its variables cast to it."""
         config = self.get_config()
         if name is not None:
             config["name"] = name
-        copy = type(self).from_config(config)
+        previous_policy = keras.config.dtype_policy()
+        try:
+            if dtype is not None:
+                keras.config.set_dtype_policy(dtype)
+            copy = type(self).from_config(config)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
         for target, source in zip(copy.weights, self.weights):
-            target.assign(source)
+            target.assign(tf.cast(source, target.dtype))
         return copy
 
 
@@ -226,5 +234,5 @@ def mix_at_cutoff(dlatents, dlatents2, cutoff):
 def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff):
     """`avg + (w - avg) * coef` with coef = psi on layers i < cutoff and 1 elsewhere."""
     layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
-    coefs = tf.where(layer_index < cutoff, tf.cast(psi, tf.float32), 1.0)
+    coefs = tf.where(layer_index < cutoff, tf.cast(psi, dlatents.dtype), tf.ones([], dlatents.dtype))
     return ops.lerp(dlatent_avg, dlatents, coefs)

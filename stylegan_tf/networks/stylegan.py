@@ -104,9 +104,9 @@ class Mapping(base.NetworkModel):
         self.built = True
 
     def call(self, latents, labels=None):
-        x = base.as_float_tensor(latents, "latents")
+        x = self.float_input(latents, "latents")
         if self.label_size:
-            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
             x = tf.concat([x, tf.matmul(labels, self.label_embedding)], axis=1)
         if self.normalize_latents:
             x = ops.pixel_norm(x)
@@ -224,7 +224,7 @@ class Synthesis(base.NetworkModel):
         self.built = True
 
     def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
-        dlatents = base.as_float_tensor(dlatents, "dlatents")
+        dlatents = self.float_input(dlatents, "dlatents")
         randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
         batch = tf.shape(dlatents)[0]
         lod_range, structure, lod_in = base.progressive_call_settings(self, lod_range, structure)
@@ -234,7 +234,7 @@ class Synthesis(base.NetworkModel):
             noise = None
             if self.use_noise:
                 size = 2 ** (index // 2 + 2)
-                noise = tf.random.normal([batch, size, size, 1]) if randomize_noise \
+                noise = tf.random.normal([batch, size, size, 1], dtype=self.compute_dtype) if randomize_noise \
                     else self.noise_buffers[index]
             style = dlatents[:, index] if self.use_styles else None
             return self.epilogues[index](x, style, noise)
@@ -394,7 +394,7 @@ class Generator(base.NetworkModel):
         values = {key: self.style_config[key] if value is base.UNSET else value
                   for key, value in given.items()}
         psi, cutoff, avg_beta, mixing_prob = self._resolve_flags(is_training, is_validation, values)
-        latents = base.as_float_tensor(latents, "latents")
+        latents = self.float_input(latents, "latents")
         dlatents = self.mapping(latents, labels)
         if avg_beta is not None:
             self.update_dlatent_avg(dlatents, avg_beta)
@@ -413,7 +413,7 @@ class Generator(base.NetworkModel):
     def mix_styles(self, dlatents, latents, labels, mixing_prob):
         """Style-mixing regularization: with probability `mixing_prob` the layers from a uniform
         cutoff in [1, cur_layers - 1] on take the styles of a second random latent."""
-        dlatents2 = self.mapping(tf.random.normal(tf.shape(latents)), labels)
+        dlatents2 = self.mapping(tf.random.normal(tf.shape(latents), dtype=latents.dtype), labels)
         cur_layers = self.num_layers - tf.cast(tf.convert_to_tensor(self.lod), tf.int32) * 2
         mixing_cutoff = tf.cond(
             tf.random.uniform([], 0.0, 1.0) < mixing_prob,
@@ -487,7 +487,7 @@ class Discriminator(base.NetworkModel):
         self.built = True
 
     def call(self, images, labels=None, structure=None, lod_range=None):
-        images = base.as_float_tensor(images, "images")
+        images = self.float_input(images, "images")
 
         def block(x, res):
             if res >= 3:
@@ -502,7 +502,7 @@ class Discriminator(base.NetworkModel):
         scores = base.progressive_features(self, images, block, structure, lod_range)
 
         if self.label_size:
-            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
             scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
         return scores
 

@@ -117,7 +117,9 @@ class _SynthesisBase(base.NetworkModel):
 
     def _noise(self, index, batch, randomize_noise):
         size = 2 ** ((index + 5) // 2)
-        return tf.random.normal([batch, size, size, 1]) if randomize_noise else self.noise_buffers[index]
+        if randomize_noise:
+            return tf.random.normal([batch, size, size, 1], dtype=self.compute_dtype)
+        return self.noise_buffers[index]
 
     def _start(self, dlatents, randomize_noise):
         """The 4x4 features: the constant, tiled, through `4x4/Conv`."""
@@ -140,7 +142,7 @@ class _SynthesisBase(base.NetworkModel):
         yield f"{scope}/bias", layer.bias
 
     def _prepare(self, dlatents, randomize_noise):
-        dlatents = base.as_float_tensor(dlatents, "dlatents")
+        dlatents = self.float_input(dlatents, "dlatents")
         return dlatents, self.randomize_noise if randomize_noise is None else randomize_noise
 
 
@@ -359,7 +361,7 @@ class _DiscriminatorBase(base.NetworkModel):
             x = self.minibatch_stddev(x)
         scores = self.output_dense(self.dense0(self.final_conv(x)))
         if self.label_size:
-            labels = base.as_float_tensor(labels, f"labels [N, {self.label_size}]")
+            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
             scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
         return scores
 
@@ -409,7 +411,7 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
 
     def call(self, images, labels=None, structure=None, lod_range=None):
         del structure, lod_range  # not progressive
-        y = base.as_float_tensor(images, "images")
+        y = self.float_input(images, "images")
         x = None
 
         def from_rgb(res, x, y):
@@ -471,7 +473,7 @@ class DiscriminatorRevised(_DiscriminatorBase):
         self.built = True
 
     def call(self, images, labels=None, structure=None, lod_range=None):
-        images = base.as_float_tensor(images, "images")
+        images = self.float_input(images, "images")
         x = base.progressive_features(self, images, self._block_at, structure, lod_range, start_res=3)
         return self._head(x, labels)
 
