@@ -51,6 +51,11 @@ flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical de
 flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (--xla) or not (--noxla); "
                   "default: the preset's, 'auto' for the releases' presets = XLA on GPUs, plain "
                   "tf.function on CPUs (where it is faster).")
+flags.DEFINE_enum("precision", None, list(config_lib.PRECISIONS),
+                  "fp32 (exact; the default), or bf16 / fp16 mixed precision on the top --num_fp16_res "
+                  "resolutions of G and D, as StyleGAN2-ADA (pays on GPUs with bf16/fp16 units; on CPUs "
+                  "without AMX it is slower, see benchmarks/README.md).")
+flags.DEFINE_integer("num_fp16_res", None, "Mixed precision: resolutions computed in low precision (default 4).")
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
 flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
                    "D_logistic_simplegp's r1_gamma).")
@@ -94,7 +99,7 @@ def resolve_from_flags():
                   total_kimg=FLAGS.total_kimg, strategy=FLAGS.strategy, xla=FLAGS.xla,
                   mirror_augment=FLAGS.mirror_augment, resume=FLAGS.resume,
                   resume_kimg=FLAGS.resume_kimg, snapshot_keep=FLAGS.snapshot_keep,
-                  random_seed=FLAGS.seed)
+                  random_seed=FLAGS.seed, precision=FLAGS.precision, num_fp16_res=FLAGS.num_fp16_res)
     for name, value in direct.items():
         if value is not None:
             setattr(config, name, value)

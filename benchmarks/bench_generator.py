@@ -8,6 +8,7 @@ original release's figures in ../shared/PERF.md (same machine kind).
 
     python benchmarks/bench_generator.py --resolutions=256,1024 --batch_sizes=1,8
     python benchmarks/bench_generator.py --family=stylegan2 --batch_sizes=1,4 --modes=function
+    python benchmarks/bench_generator.py --precisions=fp32,bf16 --modes=function   # + max |diff| to fp32
 """
 
 import os
@@ -21,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from stylegan_tf import networks  # noqa: E402
+from stylegan_tf import networks, precision  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("resolutions", ["256", "1024"], "Output resolutions to benchmark.")
@@ -31,6 +32,8 @@ flags.DEFINE_float("min_seconds", 10.0, "Measure each case for at least this lon
 flags.DEFINE_integer("min_runs", 3, "...and at least this many calls.")
 flags.DEFINE_enum("family", "stylegan", ["stylegan", "stylegan2"], "Network family.")
 flags.DEFINE_list("fused_modconv", ["true"], "StyleGAN2: fused_modconv values to time.")
+flags.DEFINE_list("precisions", ["fp32"], "Precisions to time (fp32, bf16, fp16; see stylegan_tf/precision.py).")
+flags.DEFINE_integer("num_fp16_res", precision.DEFAULT_NUM_FP16_RES, "Resolutions computed in low precision.")
 
 
 def measure(call, batch_size, min_seconds, min_runs):
@@ -49,7 +52,8 @@ def measure(call, batch_size, min_seconds, min_runs):
 def main(_):
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, devices: "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}")
-    print(f"{'family':>9} {'fused':>5} {'resolution':>10} {'batch':>5} {'mode':>8} {'img/s':>8} {'warm-up s':>10}")
+    print(f"{'family':>9} {'fused':>5} {'resolution':>10} {'batch':>5} {'precision':>9} {'mode':>8} {'img/s':>8} "
+          f"{'warm-up s':>10} {'max|d| fp32':>11}")
     variants = [None] if FLAGS.family == "stylegan" else [value.lower() == "true" for value in FLAGS.fused_modconv]
     for resolution in map(int, FLAGS.resolutions):
         for fused in variants:
@@ -63,12 +67,21 @@ def main(_):
             def eager(latents, Gs=Gs, kwargs=kwargs):
                 return Gs(latents, None, randomize_noise=True, **kwargs)
 
-            calls = {"eager": eager, "function": tf.function(eager), "xla": tf.function(eager, jit_compile=True)}
-            for batch_size in map(int, FLAGS.batch_sizes):
-                for mode in FLAGS.modes:
-                    rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds, FLAGS.min_runs)
-                    print(f"{FLAGS.family:>9} {str(fused):>5} {resolution:>10} {batch_size:>5} {mode:>8} "
-                          f"{rate:>8.2f} {warmup:>10.1f}", flush=True)
+            def stored_noise(latents, Gs=Gs, kwargs=kwargs):  # for the comparison with fp32
+                return Gs(latents, None, randomize_noise=False, **kwargs)
+
+            probe = np.random.RandomState(1).randn(1, Gs.latent_size).astype(np.float32)
+            reference = stored_noise(probe).numpy()
+            for name in FLAGS.precisions:
+                precision.set_precision(Gs, name, FLAGS.num_fp16_res)
+                calls = {"eager": eager, "function": tf.function(eager), "xla": tf.function(eager, jit_compile=True)}
+                difference = float(np.max(np.abs(tf.function(stored_noise)(probe).numpy() - reference)))
+                for batch_size in map(int, FLAGS.batch_sizes):
+                    for mode in FLAGS.modes:
+                        rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds, FLAGS.min_runs)
+                        print(f"{FLAGS.family:>9} {str(fused):>5} {resolution:>10} {batch_size:>5} {name:>9} "
+                              f"{mode:>8} {rate:>8.2f} {warmup:>10.1f} {difference:>11.3g}", flush=True)
+            precision.set_precision(Gs, "fp32")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,8 @@ class EqualizedConv2D(keras.layers.Layer):
         use_bias, activation: optional bias (lrmul-scaled) and nonlinearity after the conv.
     """
 
+    conv_clamp = None  # set by `precision.set_precision` on the low-precision layers
+
     def __init__(self, filters, kernel_size, gain=np.sqrt(2), use_wscale=True, lrmul=1.0,
                  resample=None, fused_scale=False, use_bias=False, activation="linear",
                  **kwargs):
@@ -125,7 +127,7 @@ class EqualizedConv2D(keras.layers.Layer):
             x = ops.conv2d(x, weight)
         if self.use_bias:
             x = x + self.bias * self.lrmul
-        return self._activation_fn(x)
+        return ops.clamp(self._activation_fn(x), self.conv_clamp)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
@@ -158,6 +160,7 @@ class Blur2D(keras.layers.Layer):
     """Depthwise low-pass filter (default [1,2,1] x [1,2,1] / 16) with SAME zero padding."""
 
     def __init__(self, blur_filter=(1, 2, 1), **kwargs):
+        kwargs.setdefault("autocast", False)  # filters in its input's dtype (one layer serves all resolutions)
         super().__init__(**kwargs)
         self.blur_filter = np.asarray(blur_filter, dtype=float).tolist()  # 1-D or 2-D, JSON-able
 
@@ -348,9 +351,9 @@ class FIRConv2D(EqualizedConv2D):
 
     def call(self, x):
         x = resampling_conv(x, self.weight * self.weight_multiplier, self.resample, self.resample_kernel)
-        if not self.use_bias and self.bias_activation == "linear":
-            return x
-        return ops.bias_act(x, self.bias if self.use_bias else None, self.bias_activation)
+        if self.use_bias or self.bias_activation != "linear":
+            x = ops.bias_act(x, self.bias if self.use_bias else None, self.bias_activation)
+        return ops.clamp(x, self.conv_clamp)
 
     def get_config(self):
         config = {key: value for key, value in super().get_config().items()
@@ -382,8 +385,13 @@ class ModulatedConv2D(keras.layers.Layer):
     Call: `layer(x [N, H, W, I], w [N, dlatent_size], noise [N or 1, H', W', 1] or None)`.
     """
 
+    conv_clamp = None  # set by `precision.set_precision` on the low-precision layers
+
     def __init__(self, filters, kernel_size, demodulate=True, up=False, resample_kernel=(1, 3, 3, 1),
                  fused_modconv=True, use_noise=True, activation="lrelu", **kwargs):
+        # No autocast: the styles and the demodulation stay in the variables' dtype (float32) under
+        # mixed precision; `call` casts the activations' operands to the compute dtype itself.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -416,17 +424,18 @@ class ModulatedConv2D(keras.layers.Layer):
         return tf.matmul(w, self.mod_weight * self.mod_multiplier) + self.mod_bias + 1.0
 
     def call(self, x, w, noise=None):
+        dtype = self.compute_dtype
         weight = self.weight * self.weight_multiplier
-        s = self.styles(w)
-        x = x * s[:, tf.newaxis, tf.newaxis, :]
-        x = resampling_conv(x, weight, "up" if self.up else None, self.resample_kernel)
+        s = self.styles(tf.cast(w, weight.dtype))
+        x = tf.cast(x, dtype) * tf.cast(s, dtype)[:, tf.newaxis, tf.newaxis, :]
+        x = resampling_conv(x, tf.cast(weight, dtype), "up" if self.up else None, self.resample_kernel)
         if self.demodulate:
             # sum_{kh, kw, i} (W[kh, kw, i, o] s[n, i])^2 as s^2 @ sum_{kh, kw} W^2.
             d = tf.math.rsqrt(tf.matmul(tf.square(s), tf.reduce_sum(tf.square(weight), axis=[0, 1])) + 1e-8)
-            x = x * d[:, tf.newaxis, tf.newaxis, :]
+            x = x * tf.cast(d, dtype)[:, tf.newaxis, tf.newaxis, :]
         if self.use_noise and noise is not None:
-            x = x + noise * self.noise_strength
-        return ops.bias_act(x, self.bias, self.activation)
+            x = x + tf.cast(tf.cast(noise, weight.dtype) * self.noise_strength, dtype)
+        return ops.clamp(ops.bias_act(x, tf.cast(self.bias, dtype), self.activation), self.conv_clamp)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

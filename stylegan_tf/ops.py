@@ -72,15 +72,27 @@ def bias_act(x, bias, activation="linear", gain=None):
     return x * gain if gain != 1 else x
 
 
+def at_least_float32(x):
+    """x in float32 if it is a 16-bit float (mixed precision keeps statistics in float32)."""
+    return tf.cast(x, tf.float32) if x.dtype in (tf.float16, tf.bfloat16) else x
+
+
+def clamp(x, limit):
+    """x clipped to [-limit, limit]; None: unchanged (StyleGAN2-ADA's `conv_clamp`)."""
+    return x if limit is None else tf.clip_by_value(x, -limit, limit)
+
+
 def pixel_norm(x, epsilon=1e-8):
     """Normalizes each feature vector (last axis) to unit RMS."""
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon)
+    dtype, x = x.dtype, at_least_float32(x)
+    return tf.cast(x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon), dtype)
 
 
 def instance_norm(x, epsilon=1e-8):
     """Per-sample, per-channel normalization over H and W (biased variance). x: [NHWC]."""
+    dtype, x = x.dtype, at_least_float32(x)
     x = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True) + epsilon)
+    return tf.cast(x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True) + epsilon), dtype)
 
 
 def blur_kernel(blur_filter, normalize=True, flip=False):
@@ -200,7 +212,7 @@ def minibatch_stddev(x, group_size=4, num_new_features=1):
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     y = tf.reshape(x, [group_size, -1, height, width, num_new_features,
                        channels // num_new_features])                        # [GMHWnc]
-    y = tf.cast(y, tf.float32) if tf.as_dtype(x.dtype).size < 4 else y  # the statistics in float32 at least
+    y = at_least_float32(y)
     y = y - tf.reduce_mean(y, axis=0, keepdims=True)
     y = tf.reduce_mean(tf.square(y), axis=0)                                  # [MHWnc]
     y = tf.sqrt(y + 1e-8)

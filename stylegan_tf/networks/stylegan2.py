@@ -416,7 +416,7 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
 
         def from_rgb(res, x, y):
             features = self.from_rgbs[self.rgb_resolutions.index(res)](y)
-            return features if x is None else x + features
+            return features if x is None else tf.cast(x, features.dtype) + features  # dtypes differ across precisions
 
         for res in range(self.resolution_log2, 2, -1):
             if res in self.rgb_resolutions:

@@ -109,6 +109,9 @@ class TrainConfig:
         strategy: 'auto', 'one_device', 'mirrored' or 'multiworker'.
         xla: compile the training steps with XLA: 'auto' (on GPUs, not on CPUs, see
             `stylegan_tf.xla`), True / 'on' or False / 'off'.
+        precision: 'fp32' (exact, the default), 'bf16' or 'fp16': mixed precision on the top
+            `num_fp16_res` resolutions of G and D, their outputs clamped to +-`conv_clamp` there
+            (`stylegan_tf.precision`; the snapshots stay float32 pickles).
         resume: snapshot .pkl, run directory or original .pkl to start from (None = scratch).
         resume_kimg: progress to assume when resuming (None = from the snapshot's state file,
             or from its file name, else 0).
@@ -159,6 +162,9 @@ class TrainConfig:
     result_dir: str = "results"
     strategy: str = "auto"
     xla: Union[bool, str] = "auto"
+    precision: str = "fp32"
+    num_fp16_res: int = 4
+    conv_clamp: Optional[float] = 256.0
     resume: Optional[str] = None
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
@@ -173,6 +179,12 @@ class TrainConfig:
             raise ValueError(f"xla must be auto, on or off (or true/false), got {self.xla!r}.")
         if isinstance(self.xla, str) and self.xla.lower() != "auto":
             self.xla = self.xla.lower() in ("on", "true")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        if self.num_fp16_res < 0:
+            raise ValueError(f"num_fp16_res must be >= 0, got {self.num_fp16_res}.")
+        if self.conv_clamp is not None and not self.conv_clamp > 0:
+            raise ValueError(f"conv_clamp must be positive or None, got {self.conv_clamp}.")
         if self.loop not in LOOPS:
             raise ValueError(f"loop must be one of {', '.join(LOOPS)}, got {self.loop!r}.")
         for which, table in (("G_func", G_FUNCS), ("D_func", D_FUNCS)):
@@ -207,6 +219,7 @@ class TrainConfig:
 STRATEGIES = ("auto", "one_device", "mirrored", "multiworker")
 LOOPS = ("stylegan", "stylegan2")
 XLA_CHOICES = ("auto", "on", "off", "true", "false")  # stylegan_tf.xla, named without TensorFlow
+PRECISIONS = ("fp32", "bf16", "fp16")  # stylegan_tf.precision.PRECISIONS
 # Named here so that planning a run needs no TensorFlow (stylegan_tf.networks / .training.losses).
 G_FUNCS = ("G_style", "G_main")
 D_FUNCS = ("D_basic", "D_stylegan2", "D_stylegan")

@@ -78,7 +78,7 @@ def training_loop(config, strategy=None, echo=True):
             run_dir = _create_run_dir(config, log)
         num_replicas = strategy.num_replicas_in_sync
         log(f"Strategy: {distribute.strategy_name(strategy)} with {num_replicas} replica(s); "
-            f"steps: {xla.describe(config.xla)}")
+            f"steps: {xla.describe(config.xla)}, precision {config.precision}")
         if num_replicas != config.num_gpus:
             log(f"Note: the config's minibatch tables are written for {config.num_gpus} GPU(s); "
                 f"the schedule splits them over {num_replicas} replica(s).")
@@ -95,7 +95,9 @@ def training_loop(config, strategy=None, echo=True):
                           G_reg_interval=config.G_reg_interval,
                           D_reg_interval=config.D_reg_interval,
                           # the StyleGAN2 release writes version 4, also for config A's networks
-                          state_version=4 if config.loop == "stylegan2" else None)
+                          state_version=4 if config.loop == "stylegan2" else None,
+                          precision=config.precision, num_fp16_res=config.num_fp16_res,
+                          conv_clamp=config.conv_clamp)
         loop_state = resume.LoopState()
         if resume_pkl:
             loop_state = resume.load_resume(trainer, resume_pkl, resume_networks, config, log)

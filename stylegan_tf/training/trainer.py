@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import legacy, networks, ops
+from stylegan_tf import precision as precision_lib
 from stylegan_tf.training import distribute, losses, optimizer
 from stylegan_tf.training.reals import process_reals
 
@@ -151,13 +152,16 @@ class Trainer:
             (the regularizers of `losses.PATH_LENGTH_LOSSES` / `R1_LOSSES` then run in
             `g_reg_step` / `d_reg_step`; otherwise they are part of `g_step` / `d_step`).
         state_version: pickle state version the networks are saved with (None: the class's).
+        precision, num_fp16_res, conv_clamp: mixed precision of G, D and Gs (`stylegan_tf.precision`;
+            'fp32', the default, is exact).
     """
 
     def __init__(self, strategy, G_args, D_args, resolution, num_channels, label_size,
                  G_loss, D_loss, G_opt, D_opt, mirror_augment=False, drange_net=(-1, 1),
                  G_smoothing_kimg=10.0, labels=None, compile_mode="xla", seed=1000,
                  G_func="G_style", D_func="D_basic", lazy_regularization=False,
-                 G_reg_interval=4, D_reg_interval=16, state_version=None):
+                 G_reg_interval=4, D_reg_interval=16, state_version=None, precision="fp32",
+                 num_fp16_res=precision_lib.DEFAULT_NUM_FP16_RES, conv_clamp=precision_lib.DEFAULT_CONV_CLAMP):
         if compile_mode not in ("xla", "function", "eager"):
             raise ValueError(f"compile_mode must be 'xla', 'function' or 'eager', got "
                              f"{compile_mode!r}.")
@@ -200,6 +204,8 @@ class Trainer:
             if state_version is not None:
                 self.G.state_version = self.D.state_version = int(state_version)
             self.Gs = self.G.clone("Gs")
+            for net in (self.G, self.D, self.Gs):
+                precision_lib.set_precision(net, precision, num_fp16_res, conv_clamp)
             self.G_opt = self._make_optimizer(self.G, G_opt, "TrainG", self.G_ratio)
             self.D_opt = self._make_optimizer(self.D, D_opt, "TrainD", self.D_ratio)
             # The running mean of path lengths: one per replica, as the original's per GPU.
