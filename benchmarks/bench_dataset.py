@@ -3,7 +3,8 @@
 1. Conversion: `create_from_images` on a folder of real photos (default: the shared 256x256 faces), with one
    decoding thread and with one per core.
 2. Pipeline: `TFRecordDataset.make_dataset` at 64x64 and 256x256 (shuffle + repeat, as training reads it),
-   as uint8 and as float32 in [-1, 1] with mirror augment.
+   as uint8 and as float32 in [-1, 1] with mirror augment; and at 1024x1024 from a dataset of the faces
+   upsampled 4x (`--num_1024` of them), beside what training consumes there (the releases' 8-GPU rates).
 
     python benchmarks/bench_dataset.py [--faces_dir ../shared/data/frl_faces_256] [--batch_size 32]
 
@@ -34,6 +35,7 @@ flags.DEFINE_string("faces_dir", str(REPO_ROOT.parent / "shared" / "data" / "frl
 flags.DEFINE_integer("batch_size", 32, "Pipeline batch size.")
 flags.DEFINE_float("seconds", 5.0, "Time to measure each pipeline configuration.")
 flags.DEFINE_integer("repeats", 2, "Conversions per thread setting (the best is reported).")
+flags.DEFINE_integer("num_1024", 48, "Faces upsampled to 1024x1024 for the 1024 pipeline figure (0 = skip).")
 flags.DEFINE_string("work_dir", None, "Where to write the datasets (default: a temporary directory, removed).")
 FLAGS = flags.FLAGS
 
@@ -65,6 +67,41 @@ def bench_pipeline(tfrecord_dir, lod, batch_size, seconds, **kwargs):
     return count / (time.perf_counter() - start), images.shape
 
 
+# Images/s that training consumes on a DGX-1 (8 V100s), from the releases' README training times:
+# StyleGAN2 config F, 25,000 kimg in 4 d 18 h (256x256) and 9 d 18 h (1024x1024); StyleGAN's default
+# config averages 87 img/s (256) and 44 img/s (1024) over its progressive run.
+TRAINING_CONSUMES = {256: 25e6 / ((4 * 24 + 18) * 3600), 1024: 25e6 / ((9 * 24 + 18) * 3600)}
+STYLEGAN_AVERAGE = {256: 25e6 / ((3 * 24 + 8) * 3600), 1024: 25e6 / ((6 * 24 + 14) * 3600)}
+
+
+def upsampled_faces(faces_dir, target_dir, count):
+    """The first `count` faces resized to 1024x1024 (bicubic) as PNGs in `target_dir`."""
+    from PIL import Image
+    os.makedirs(target_dir, exist_ok=True)
+    for path in image_folder.list_image_files(faces_dir)[0][:count]:
+        with Image.open(path) as image:
+            image.convert("RGB").resize((1024, 1024), Image.BICUBIC).save(
+                os.path.join(target_dir, os.path.splitext(os.path.basename(path))[0] + ".png"))
+    return target_dir
+
+
+def print_pipeline(tfrecord_dir, resolutions, batch_size, seconds):
+    ds = dataset.TFRecordDataset(tfrecord_dir)
+    for resolution in resolutions:
+        if resolution > ds.resolution:
+            continue
+        lod = ds.resolution_log2 - int(resolution).bit_length() + 1
+        for label, kwargs in (("uint8", {}), ("float32 [-1, 1] + mirror", {"drange": (-1, 1),
+                                                                          "mirror_augment": True})):
+            rate, shape = bench_pipeline(tfrecord_dir, lod, batch_size, seconds, **kwargs)
+            consumed = TRAINING_CONSUMES.get(resolution)
+            beside = (f"  ({rate / consumed:5.1f}x StyleGAN2's {consumed:.0f} img/s on 8 V100s, "
+                      f"{rate / STYLEGAN_AVERAGE[resolution]:5.1f}x StyleGAN's {STYLEGAN_AVERAGE[resolution]:.0f})"
+                      if consumed else "")
+            print(f"  {resolution:4d}x{resolution:<4d} {label:26s} {rate:10.0f} images/s  batch {list(shape)}{beside}",
+                  flush=True)
+
+
 def main(_):
     if not os.path.isdir(FLAGS.faces_dir):
         print(f"Error: {FLAGS.faces_dir} does not exist (pass --faces_dir)", file=sys.stderr)
@@ -78,16 +115,15 @@ def main(_):
         for workers in sorted({1, cores}):
             rate, tfrecord_dir = bench_conversion(FLAGS.faces_dir, work_dir, workers, FLAGS.repeats)
             print(f"  {workers} thread(s): {rate:8.1f} images/s")
-        ds = dataset.TFRecordDataset(tfrecord_dir)
         print(f"Pipeline: make_dataset, batch {FLAGS.batch_size}, shuffle + repeat, {FLAGS.seconds:.0f} s each")
-        for resolution in (64, 256):
-            if resolution > ds.resolution:
-                continue
-            lod = ds.resolution_log2 - int(resolution).bit_length() + 1
-            for label, kwargs in (("uint8", {}), ("float32 [-1, 1] + mirror", {"drange": (-1, 1),
-                                                                              "mirror_augment": True})):
-                rate, shape = bench_pipeline(tfrecord_dir, lod, FLAGS.batch_size, FLAGS.seconds, **kwargs)
-                print(f"  {resolution:4d}x{resolution:<4d} {label:26s} {rate:10.0f} images/s  batch {list(shape)}")
+        print_pipeline(tfrecord_dir, (64, 256), FLAGS.batch_size, FLAGS.seconds)
+        if FLAGS.num_1024:
+            faces_1024 = upsampled_faces(FLAGS.faces_dir, os.path.join(work_dir, "faces-1024"), FLAGS.num_1024)
+            exporter = image_folder.create_from_images(
+                os.path.join(work_dir, "ds-1024"), faces_1024,
+                options=writer.ExportOptions(num_workers=cores, progress=False))
+            print(f"  (a 1024x1024 dataset of {exporter.cur_images} upsampled faces)")
+            print_pipeline(os.path.join(work_dir, "ds-1024"), (1024,), FLAGS.batch_size, FLAGS.seconds)
     finally:
         if FLAGS.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -19,6 +19,13 @@ regular minibatch (G step, then D step with the Gs update) and the two lazy regu
 length every 4 minibatches):
 
     python benchmarks/bench_training.py --family=stylegan2 --configs=e,f --modes=function --replica_modes=
+
+`--precisions=fp32,bf16` times each precision (`stylegan_tf/precision.py`); `--profile` prints the
+float32 StyleGAN step by phase, each phase its own tf.function on the same networks and inputs
+(G forward, D on reals and fakes, the D loss's backward without and with the R1 double backward,
+the G loss's forward and backward, the two Adam updates, the Gs moving average):
+
+    python benchmarks/bench_training.py --modes=function --replica_modes= --profile
 """
 import os
 import sys
@@ -34,6 +41,8 @@ from absl import (
 )
 
 FLAGS = flags.FLAGS
+flags.DEFINE_list("precisions", ["fp32"], "Precisions to time (fp32, bf16, fp16).")
+flags.DEFINE_bool("profile", False, "StyleGAN: also time the float32 step's phases on their own.")
 flags.DEFINE_list("resolutions", ["64"], "Network resolutions (FFHQ widths: fmap_base 8192, "
                   "fmap_max 512, latent 512, 8 mapping layers).")
 flags.DEFINE_list("modes", ["eager", "function", "xla"], "Step compilation modes on 1 replica.")
@@ -48,7 +57,7 @@ flags.DEFINE_integer("rounds", 1, "StyleGAN2: passes per minibatch (the release'
                      "batch 8 would be 2).")
 
 
-def build(strategy, resolution, mode):
+def build(strategy, resolution, mode, precision="fp32"):
     import numpy as np
 
     from stylegan_tf.training import config as config_lib
@@ -57,7 +66,50 @@ def build(strategy, resolution, mode):
         strategy, {}, {}, resolution, 3, 0, config_lib.LossConfig("G_logistic_nonsaturating"),
         config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
         config_lib.OptimizerConfig(), config_lib.OptimizerConfig(), G_smoothing_kimg=10.0,
-        labels=np.zeros([16, 0], np.float32), compile_mode=mode)
+        labels=np.zeros([16, 0], np.float32), compile_mode=mode, precision=precision)
+
+
+def profile_phases(trainer, resolution, batch, steps):
+    """{phase: seconds} of the StyleGAN step's parts, each traced once, then timed `steps` times."""
+    import numpy as np
+    import tensorflow as tf
+
+    from stylegan_tf.training import losses
+    from stylegan_tf.training.trainer import _AtLodRange, lod_range_of
+    # The networks at lod 0 as the trainer calls them (a fixed lod range: no lod conditionals).
+    G, D = _AtLodRange(trainer.G, lod_range_of(0.0)), _AtLodRange(trainer.D, lod_range_of(0.0))
+    latents = tf.constant(np.random.RandomState(1).randn(batch, trainer.G.latent_size).astype(np.float32))
+    reals = tf.constant(np.random.RandomState(0).uniform(-1, 1, [batch, resolution, resolution, 3]).astype(np.float32))
+    labels = tf.zeros([batch, 0])
+    d_vars, g_vars = trainer.D.trainable_variables, trainer.G.trainable_variables
+
+    def gradients(loss_fn, variables):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(loss_fn()[0])
+        return tape.gradient(loss, variables)
+
+    phases = {
+        "G forward (fakes)": lambda: G(latents, None, is_training=True),  # with style mixing, as the loss
+        "D forward, reals + fakes": lambda: D(tf.concat([reals, G(latents, None, is_training=True)], 0), None),
+        "D loss backward, no R1": lambda: gradients(lambda: losses.D_logistic(G, D, latents, reals, labels), d_vars),
+        "D loss backward with R1": lambda: gradients(
+            lambda: losses.D_logistic_simplegp(G, D, latents, reals, labels, r1_gamma=10.0), d_vars),
+        "G loss backward": lambda: gradients(lambda: losses.G_logistic_nonsaturating(G, D, latents, labels), g_vars),
+        "Adam, G and D": lambda: (trainer.G_opt.apply([tf.zeros_like(v) for v in trainer.G_opt.variables], 0.0),
+                                  trainer.D_opt.apply([tf.zeros_like(v) for v in trainer.D_opt.variables], 0.0)),
+        "Gs moving average": lambda: trainer._update_gs(0.999),  # noqa: SLF001
+    }
+    seconds = {}
+    for name, run in phases.items():
+        function = tf.function(run, autograph=False)
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, function())
+        seconds[f"{name} (trace + first call)"] = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(steps):
+            tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, function())
+        seconds[name] = (time.perf_counter() - start) / steps
+    return seconds
 
 
 def time_steps(trainer, resolution, batch, steps):
@@ -86,7 +138,7 @@ def time_steps(trainer, resolution, batch, steps):
     return first, (time.perf_counter() - start) / steps
 
 
-def build_stylegan2(strategy, resolution, mode, letter):
+def build_stylegan2(strategy, resolution, mode, letter, precision="fp32"):
     import numpy as np
 
     from stylegan_tf.training import config as config_lib
@@ -96,7 +148,7 @@ def build_stylegan2(strategy, resolution, mode, letter):
         strategy, config.G_args, config.D_args, resolution, 3, 0, config.G_loss, config.D_loss,
         config.G_opt, config.D_opt, G_smoothing_kimg=10.0, labels=np.zeros([16, 0], np.float32),
         compile_mode=mode, G_func=config.G_func, D_func=config.D_func,
-        lazy_regularization=config.lazy_regularization)
+        lazy_regularization=config.lazy_regularization, precision=precision)
 
 
 def time_stylegan2_steps(trainer, resolution, batch, steps, rounds):
@@ -130,17 +182,18 @@ def time_stylegan2_steps(trainer, resolution, batch, steps, rounds):
 def main_stylegan2():
     import tensorflow as tf
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    print(f"{'config':>6} {'res':>4} {'mode':>9} {'regular s':>10} {'G_reg s':>8} {'D_reg s':>8} "
+    print(f"{'config':>6} {'res':>4} {'mode':>9} {'precision':>9} {'regular s':>10} {'G_reg s':>8} {'D_reg s':>8} "
           f"{'s/minibatch':>12} {'s/kimg':>8}")
     for letter in FLAGS.configs:
         for resolution in map(int, FLAGS.resolutions):
             for mode in FLAGS.modes:
-                seconds = time_stylegan2_steps(build_stylegan2(one, resolution, mode, letter),
-                                               resolution, FLAGS.batch, FLAGS.steps, FLAGS.rounds)
-                average = seconds["regular"] + seconds["G_reg"] / 4 + seconds["D_reg"] / 16
-                print(f"{letter:>6} {resolution:>4} {mode:>9} {seconds['regular']:>10.2f} "
-                      f"{seconds['G_reg']:>8.2f} {seconds['D_reg']:>8.2f} {average:>12.2f} "
-                      f"{average * 1000 / FLAGS.batch:>8.0f}", flush=True)
+                for precision in FLAGS.precisions:
+                    seconds = time_stylegan2_steps(build_stylegan2(one, resolution, mode, letter, precision),
+                                                   resolution, FLAGS.batch, FLAGS.steps, FLAGS.rounds)
+                    average = seconds["regular"] + seconds["G_reg"] / 4 + seconds["D_reg"] / 16
+                    print(f"{letter:>6} {resolution:>4} {mode:>9} {precision:>9} {seconds['regular']:>10.2f} "
+                          f"{seconds['G_reg']:>8.2f} {seconds['D_reg']:>8.2f} {average:>12.2f} "
+                          f"{average * 1000 / FLAGS.batch:>8.0f}", flush=True)
 
 
 def main(argv):
@@ -153,22 +206,27 @@ def main(argv):
         distribute.split_cpu(2)
     import tensorflow as tf
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    print(f"{'res':>4} {'replicas':>8} {'mode':>9} {'first step s':>13} {'s/step':>8} "
+    print(f"{'res':>4} {'replicas':>8} {'mode':>9} {'precision':>9} {'first step s':>13} {'s/step':>8} "
           f"{'img/s':>7}")
     for resolution in map(int, FLAGS.resolutions):
         single = {}
         for mode in FLAGS.modes:
-            first, per_step = time_steps(build(one, resolution, mode), resolution, FLAGS.batch,
-                                         FLAGS.steps)
-            single[mode] = per_step
-            print(f"{resolution:>4} {1:>8} {mode:>9} {first:>13.1f} {per_step:>8.2f} "
-                  f"{FLAGS.batch / per_step:>7.2f}", flush=True)
+            for precision in FLAGS.precisions:
+                first, per_step = time_steps(build(one, resolution, mode, precision), resolution, FLAGS.batch,
+                                             FLAGS.steps)
+                single.setdefault(mode, per_step)
+                print(f"{resolution:>4} {1:>8} {mode:>9} {precision:>9} {first:>13.1f} {per_step:>8.2f} "
+                      f"{FLAGS.batch / per_step:>7.2f}", flush=True)
+        if FLAGS.profile:
+            for phase, value in profile_phases(build(one, resolution, "function"), resolution, FLAGS.batch,
+                                               FLAGS.steps).items():
+                print(f"{resolution:>4} profile: {phase:<45} {value:>8.2f} s", flush=True)
         for mode in FLAGS.replica_modes:
             two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
             first, per_step = time_steps(build(two, resolution, mode), resolution, FLAGS.batch,
                                          FLAGS.steps)
             speedup = f" ({single[mode] / per_step:.2f}x 1 replica)" if mode in single else ""
-            print(f"{resolution:>4} {2:>8} {mode:>9} {first:>13.1f} {per_step:>8.2f} "
+            print(f"{resolution:>4} {2:>8} {mode:>9} {'fp32':>9} {first:>13.1f} {per_step:>8.2f} "
                   f"{FLAGS.batch / per_step:>7.2f}{speedup}", flush=True)
 
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from stylegan_tf import images as image_utils
+from stylegan_tf import xla as xla_lib
 
 NOISE_MODES = ("const", "random")
 
@@ -72,9 +73,10 @@ class ImageGenerator:
         batch_size: images per synthesis call when the stored noise is used (the original
             figures used 8).
         progress: show tqdm bars.
+        xla: compile the synthesis with XLA: 'auto' (on GPUs only, `stylegan_tf.xla`), 'on', 'off'.
     """
 
-    def __init__(self, Gs, batch_size=8, progress=False):
+    def __init__(self, Gs, batch_size=8, progress=False, xla="auto"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         self.Gs = Gs
@@ -83,7 +85,8 @@ class ImageGenerator:
         synthesis = Gs.synthesis
         self._synthesis = tf.function(
             lambda dlatents: synthesis(dlatents, randomize_noise=False),
-            input_signature=[tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32)])
+            input_signature=[tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32)],
+            jit_compile=xla_lib.use_xla(xla))
 
     @property
     def image_size(self):

@@ -73,6 +73,10 @@ def test_fused_upscale_conv_is_upsampling_plus_rotated_kernel():
     np.testing.assert_allclose(fused, reference, rtol=1e-4, atol=1e-4)
     plain = ops.upscale2d_conv2d(x, kernel, fused=False).numpy()
     np.testing.assert_allclose(plain, np_conv2d_same(np_upscale(x), kernel), rtol=1e-4, atol=1e-4)
+    # Under XLA the fused form runs as a 3x3 conv per output phase + depth_to_space: the same function.
+    compiled = tf.function(lambda x, k: ops.upscale2d_conv2d(x, k, fused=True), jit_compile=True)
+    np.testing.assert_allclose(compiled(x, kernel).numpy(), reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ops._upscale2d_conv2d_phases(x, kernel).numpy(), reference, rtol=1e-4, atol=1e-4)
 
 
 def test_fused_downscale_conv_equals_conv_then_box():
