@@ -121,3 +121,28 @@ def test_bf16_training_follows_the_fp32_losses():
     assert len(differences) >= 4 and max(differences.values()) <= 0.05, differences
     first, last = runs["fp32"][0], runs["fp32"][-1]
     assert any(abs(first[key] - last[key]) > 0.05 for key in first)  # the losses did move
+
+
+@pytest.mark.parametrize("structure", ["recursive", "linear"])
+def test_progressive_networks_blend_levels_in_low_precision(structure):
+    """During a fade (lod 0.5) the blends mix a low-precision level with a float32 one."""
+    from stylegan_tf.training.trainer import lod_range_of
+    G = networks.Generator(resolution=32, fmap_base=128, fmap_max=32, latent_size=16, dlatent_size=16,
+                           mapping_fmaps=16)
+    Ds = [networks.Discriminator(resolution=32, num_channels=3, fmap_base=128, fmap_max=32),
+          networks.DiscriminatorRevised(resolution=32, num_channels=3, fmap_base=128, fmap_max=32)]
+    latents = np.random.RandomState(1).randn(2, 16).astype(np.float32)
+    images = np.random.RandomState(0).uniform(-1, 1, [4, 32, 32, 3]).astype(np.float32)
+    kwargs = dict(lod_range=lod_range_of(0.5)) if structure == "recursive" else dict(structure="linear")
+    for net in [G] + Ds:
+        net.lod.assign(0.5)
+
+    def outputs():
+        fakes = G(latents, None, is_training=True, randomize_noise=False, style_mixing_prob=None, **kwargs)
+        return [fakes.numpy()] + [D(images, None, **kwargs).numpy() for D in Ds]
+    reference = outputs()
+    for net in [G] + Ds:
+        assert precision.set_precision(net, "bf16", num_fp16_res=2) > 0
+    errors = [float(np.max(np.abs(a - b))) for a, b in zip(outputs(), reference)]
+    print(f"{structure}: bf16 vs fp32 at lod 0.5 (G images, D_basic, D_stylegan scores): {errors}")
+    assert all(0 < error < 0.2 for error in errors)

@@ -132,14 +132,17 @@ def progressive_features(net, images, block, structure=None, lod_range=None, sta
     def from_rgb(x, res):
         return net.from_rgbs[res - 2](x)
 
+    def block_at(x, res):  # in the input's dtype, which the blends need (mixed precision changes the blocks')
+        return tf.cast(block(x, res), images.dtype)
+
     if structure in ("fixed", "linear"):
         img, x = images, from_rgb(images, log2r)
         for res in range(log2r, 2, -1):
-            x = block(x, res)
+            x = block_at(x, res)
             if structure == "linear":
                 img = ops.downscale2d(img)
                 x = ops.lerp_clip(x, from_rgb(img, res - 1), lod_in - (log2r - res))
-        return block(x, 2) if start_res == 2 else x
+        return block_at(x, 2) if start_res == 2 else x
     if log2r < start_res:
         return from_rgb(images, log2r)
 
@@ -148,7 +151,7 @@ def progressive_features(net, images, block, structure=None, lod_range=None, sta
             return from_rgb(ops.downscale2d(images, 2**lod), res)
 
         x = lod_cond(lod_in, lod_range, "<", lod, lambda: grow(res + 1, lod - 1), entry) if lod > 0 else entry()
-        x = block(x, res)
+        x = block_at(x, res)
         if res == 2:
             return x
         return lod_cond(lod_in, lod_range, ">", lod,
