@@ -58,18 +58,25 @@ def gradients(net, inputs, labels, weights, call):
 
 
 class _RecordingTF:
-    """Stands in for `tf` inside `stylegan_tf.ops`, recording the leaky ReLU's inputs (the one
-    `tf.maximum` of the networks)."""
+    """Stands in for `tf` inside `stylegan_tf.ops`, recording the leaky ReLU's inputs (the
+    networks' only `tf.nn.leaky_relu`)."""
 
     def __init__(self):
         self.preactivations = []
+        recording = self
+
+        class _NN:
+            def __getattr__(self, name):
+                return getattr(tf.nn, name)
+
+            def leaky_relu(self, x, alpha):
+                recording.preactivations.append(x)
+                return tf.nn.leaky_relu(x, alpha)
+
+        self.nn = _NN()
 
     def __getattr__(self, name):
         return getattr(tf, name)
-
-    def maximum(self, x, y):
-        self.preactivations.append(x)
-        return tf.maximum(x, y)
 
 
 def compare_with_float64(net32, inputs, labels, weights, call, monkeypatch):
