@@ -1,7 +1,7 @@
 """Gradients of small-width networks on the default (oneDNN) CPU path against a float64 evaluation.
 
 The float64 clone of the same network is the reference; every variable's float32 gradient must agree
-with it to 1e-4 of that gradient's largest magnitude. Networks with few channels (8-32 here,
+with it to 1e-4 of that gradient's largest magnitude. Networks with few channels (16-32 here,
 grayscale and conditional) are where differences show: a bias, noise-strength or noise-buffer
 gradient sums over few elements. The differences of 1e-3 and more seen between two float32
 computations of such networks come from the leaky ReLU's kink, not from a kernel's precision: a

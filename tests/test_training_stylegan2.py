@@ -316,10 +316,12 @@ def test_train_cli_gamma_and_dry_run(tmp_path):
     import json
 
     import training_fixtures as fixtures
-    result = fixtures.run_train(["--config=config-e", "--gamma=5", "--dry_run"], cwd=tmp_path)
+    result = fixtures.run_train(["--config=config-e", "--gamma=5", "--precision=bf16", "--num_fp16_res=3",
+                                 "--dry_run"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     resolved = json.loads(result.stdout)
     assert resolved["D_loss"] == {"func_name": "D_logistic_r1", "kwargs": {"gamma": 5.0}}
+    assert (resolved["precision"], resolved["num_fp16_res"], resolved["conv_clamp"]) == ("bf16", 3, 256.0)
     assert resolved["loop"] == "stylegan2" and resolved["sched"]["lod_initial_resolution"] is None
     result = fixtures.run_train(["--config=demo", "--gamma=3", "--dry_run"], cwd=tmp_path)
     assert json.loads(result.stdout)["D_loss"]["kwargs"] == {"r1_gamma": 3.0}
