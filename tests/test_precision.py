@@ -69,6 +69,11 @@ def test_only_the_top_resolutions_change_and_variables_stay_float32():
         precision.set_precision(G, "fp8")
     with pytest.raises(ValueError, match="precision must be one of"):
         config_lib.TrainConfig(precision="int8").validate()
+    # The training config names the choices and defaults without importing Keras; they must agree.
+    defaults = config_lib.TrainConfig()
+    assert config_lib.PRECISIONS == tuple(precision.PRECISIONS)
+    assert defaults.num_fp16_res == precision.DEFAULT_NUM_FP16_RES
+    assert defaults.conv_clamp == precision.DEFAULT_CONV_CLAMP
 
 
 def test_conv_clamp_bounds_the_low_precision_layers():

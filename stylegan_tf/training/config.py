@@ -163,8 +163,8 @@ class TrainConfig:
     strategy: str = "auto"
     xla: Union[bool, str] = "auto"
     precision: str = "fp32"
-    num_fp16_res: int = 4
-    conv_clamp: Optional[float] = 256.0
+    num_fp16_res: int = 4          # stylegan_tf.precision.DEFAULT_NUM_FP16_RES (named here without Keras)
+    conv_clamp: Optional[float] = 256.0  # stylegan_tf.precision.DEFAULT_CONV_CLAMP
     resume: Optional[str] = None
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
