@@ -1,10 +1,11 @@
 """When to compile with XLA (`jit_compile=True`): the `--xla` choice of training and metrics.
 
 `auto` (the default) compiles on GPUs and not on CPUs. On this project's CPU benchmarks XLA runs
-StyleGAN's Gs at 0.9-1.0x plain `tf.function` (benchmarks/README.md; it was 0.34-0.58x until the fused
-upsampling conv got a per-phase form for XLA, `ops.upscale2d_conv2d`), so it is never faster there
-and it compiles for seconds to minutes per training phase; on GPUs XLA fuses the many small
-element-wise ops of these networks, which is where it pays.
+StyleGAN's Gs at 0.9-1.2x plain `tf.function` (faster only at batch 1, 256²; benchmarks/README.md;
+it was 0.34-0.58x until the fused upsampling conv got a per-phase form for XLA,
+`ops.upscale2d_conv2d`) and the training step slower, and it compiles for seconds to minutes per
+training phase; on GPUs XLA fuses the many small element-wise ops of these networks, which is where
+it pays.
 """
 import tensorflow as tf
 
