@@ -27,20 +27,13 @@ def lerp_clip(a, b, t):
 
 
 @tf.custom_gradient
-def _leaky_relu_02(x):
-    # One fused kernel each way (TensorFlow's gradient of `tf.maximum(x, x * alpha)` costs 4x the
-    # time at 1024x1024). The gradient is the original's: slope 1 where the output is >= 0, so at
-    # an exact 0 too (tf.nn.leaky_relu's own gradient takes alpha there); it is linear in dy, so
-    # R1's double backward differentiates through it.
+def leaky_relu(x):
+    """`max(x, 0.2 x)` with the original StyleGAN's gradient: slope 1 where the output is >= 0, so at
+    an exact 0 too (tf.nn.leaky_relu's own gradient takes 0.2 there). One fused kernel each way
+    (TensorFlow's gradient of `tf.maximum(x, 0.2 * x)` costs 4x the time at 1024x1024); the gradient
+    is linear in dy, so R1's double backward differentiates through it."""
     y = tf.nn.leaky_relu(x, LRELU_ALPHA)
     return y, lambda dy: tf.where(y >= 0, dy, dy * LRELU_ALPHA)
-
-
-def leaky_relu(x, alpha=LRELU_ALPHA):
-    """`max(x, alpha * x)`, with the original StyleGAN's gradient (slope 1 at 0)."""
-    if alpha == LRELU_ALPHA:
-        return _leaky_relu_02(x)
-    return tf.maximum(x, x * alpha)
 
 
 def activation_fn(name):

@@ -47,11 +47,12 @@ def set_precision(net, precision="fp32", num_fp16_res=DEFAULT_NUM_FP16_RES, conv
     if conv_clamp is not None and not conv_clamp > 0:
         raise ValueError(f"conv_clamp must be positive or None, got {conv_clamp}.")
     target = getattr(net, "synthesis", net)
-    resolution = int(target.resolution)
-    lowest = resolution >> max(num_fp16_res - 1, 0) if num_fp16_res > 0 else resolution * 2
+    # The top num_fp16_res resolutions; the 4x4 layers always stay float32.
+    low_resolutions = set() if precision == "fp32" else {
+        int(target.resolution) >> k for k in range(num_fp16_res) if int(target.resolution) >> k >= 8}
     changed = 0
     for layer_resolution, layer in _resolution_layers(target):
-        low = precision != "fp32" and layer_resolution >= max(lowest, 8)
+        low = layer_resolution in low_resolutions
         for sublayer in layer._flatten_layers(include_self=True, recursive=True):  # noqa: SLF001
             sublayer.dtype_policy = keras.DTypePolicy(PRECISIONS[precision] if low else "float32")
             if hasattr(sublayer, "conv_clamp"):
