@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
 
-from stylegan_tf import fileio, networks
+from stylegan_tf import fileio, networks, xla
 from stylegan_tf import images as image_utils
 
 
@@ -54,7 +54,9 @@ def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
     lod = float(np.asarray(Gs.lod))
 
     def generate(latents, labels, truncation_psi):
-        return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
+        # Plain ops only: the serving runtimes (TF Serving, TFLite, ONNX) compile or fuse themselves.
+        with xla.elementwise_clusters(False):
+            return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
 
     if Gs.label_size:
         return generate, signature

@@ -82,9 +82,14 @@ class ImageGenerator:
         self.Gs = Gs
         self.batch_size = int(batch_size)
         self.progress = progress
-        synthesis = Gs.synthesis
+        synthesis, clusters = Gs.synthesis, xla_lib.clusters_enabled(xla)
+
+        def synthesize(dlatents):
+            with xla_lib.elementwise_clusters(clusters):  # read while tracing
+                return synthesis(dlatents, randomize_noise=False)
+
         self._synthesis = tf.function(
-            lambda dlatents: synthesis(dlatents, randomize_noise=False),
+            synthesize,
             input_signature=[tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32)],
             jit_compile=xla_lib.use_xla(xla))
 

@@ -205,10 +205,13 @@ class StyleModulation(keras.layers.Layer):
         if dlatent_shape is not None:
             self.affine.build(dlatent_shape)
 
-    def call(self, x, dlatent):
+    def styles(self, dlatent):
+        """(scale, shift), each [N, 1, 1, C]."""
         style = self.affine(dlatent)                                   # [N, 2C]
-        scale = style[:, tf.newaxis, tf.newaxis, :self.channels]
-        shift = style[:, tf.newaxis, tf.newaxis, self.channels:]
+        return style[:, tf.newaxis, tf.newaxis, :self.channels], style[:, tf.newaxis, tf.newaxis, self.channels:]
+
+    def call(self, x, dlatent):
+        scale, shift = self.styles(dlatent)
         return x * (scale + 1.0) + shift
 
     def get_config(self):
@@ -235,7 +238,7 @@ class LayerEpilogue(keras.layers.Layer):
         self.use_styles = bool(use_styles)
         self.nonlinearity = nonlinearity
         self.use_wscale = bool(use_wscale)
-        self._activation_fn = ops.activation_fn(nonlinearity)
+        ops.activation_fn(nonlinearity)  # validates the name
         self.noise = NoiseInjection(name="noise") if self.use_noise else None
         self.bias = Bias(name="bias")
         self.style = StyleModulation(use_wscale=use_wscale, name="style") \
@@ -249,17 +252,13 @@ class LayerEpilogue(keras.layers.Layer):
             self.style.build(x_shape, dlatent_shape)
 
     def call(self, x, dlatent=None, noise=None):
-        if self.noise is not None:
-            x = self.noise(x, noise)
-        x = self.bias(x)
-        x = self._activation_fn(x)
-        if self.use_pixel_norm:
-            x = ops.pixel_norm(x)
-        if self.use_instance_norm:
-            x = ops.instance_norm(x)
-        if self.style is not None:
-            x = self.style(x, dlatent)
-        return x
+        # The sublayers hold the variables; the ops run as one function (`ops.style_epilogue`),
+        # which XLA fuses where that pays.
+        scale, shift = self.style.styles(dlatent) if self.style is not None else (None, None)
+        return ops.fused_style_epilogue(
+            x, noise if self.noise is not None else None, self.noise.weight if self.noise is not None else None,
+            self.bias.bias * self.bias.lrmul, self.nonlinearity, self.use_pixel_norm, self.use_instance_norm,
+            scale, shift)
 
     def get_config(self):
         return {**super().get_config(), "use_noise": self.use_noise,

@@ -1,13 +1,22 @@
-"""When to compile with XLA (`jit_compile=True`): the `--xla` choice of training and metrics.
+"""When to compile with XLA (`jit_compile=True`): the `--xla` choice of training, metrics and generation.
 
-`auto` (the default) compiles on GPUs and not on CPUs. On this project's CPU benchmarks XLA runs
-StyleGAN's Gs at 0.9-1.2x plain `tf.function` (faster only at batch 1, 256²; benchmarks/README.md;
-it was 0.34-0.58x until the fused upsampling conv got a per-phase form for XLA,
-`ops.upscale2d_conv2d`) and the training step slower, and it compiles for seconds to minutes per
-training phase; on GPUs XLA fuses the many small element-wise ops of these networks, which is where
-it pays.
+`auto` (the default) compiles whole step functions on GPUs and not on CPUs. On this project's CPU
+benchmarks XLA runs StyleGAN's Gs at 0.9-1.2x plain `tf.function` (faster only at batch 1, 256²;
+benchmarks/README.md; it was 0.34-0.58x until the fused upsampling conv got a per-phase form for
+XLA, `ops.upscale2d_conv2d`) and the training step slower, and it compiles for seconds to minutes
+per training phase; on GPUs XLA fuses the many small element-wise ops of these networks, which is
+where it pays. The same fusion pays on CPUs in one place: the memory-bound epilogues of the
+largest feature maps, which `elementwise` compiles as small clusters inside uncompiled graphs
+(StyleGAN's Gs at 1024², batch 4: 1.2x); `off` turns those off too.
 """
+import contextlib
+import contextvars
+import functools
+
+import keras
 import tensorflow as tf
+
+from stylegan_tf import tracing
 
 CHOICES = ("auto", "on", "off")
 _ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "on": "on", "off": "off",
@@ -30,9 +39,47 @@ def use_xla(choice="auto"):
     return choice == "on"
 
 
+def clusters_enabled(choice):
+    """Whether `elementwise` functions may compile under a choice: all but 'off'."""
+    return normalize(choice) != "off"
+
+
 def describe(choice):
     """For the log: e.g. 'tf.function (xla=auto: no GPU)'."""
     compiled = "XLA" if use_xla(choice) else "tf.function"
     if normalize(choice) != "auto":
         return compiled
     return f"{compiled} (xla=auto: {'GPU' if compiled == 'XLA' else 'no GPU'})"
+
+
+_CLUSTERS = contextvars.ContextVar("stylegan_tf_xla_clusters", default=True)
+
+
+@contextlib.contextmanager
+def elementwise_clusters(enabled):
+    """Within this context (while tracing), `elementwise` functions compile with XLA or not."""
+    token = _CLUSTERS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _CLUSTERS.reset(token)
+
+
+def elementwise(function):
+    """`function` (a chain of element-wise ops and reductions over one large tensor) compiled by
+    XLA as one fused cluster inside an otherwise uncompiled graph, where that pays: not under a
+    gradient tape (XLA's fused backward ran 1.5x slower than TensorFlow's kernels on CPUs), not
+    inside a function XLA compiles whole (it fuses there anyway), and not within
+    `elementwise_clusters(False)` (exports, `--xla=off`). Otherwise `function` as it is.
+    Non-tensor arguments are static (one compiled cluster per value and input shape)."""
+    compiled = tf.function(function, jit_compile=True, autograph=False)
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if _CLUSTERS.get() and not tracing.in_xla_context() and not tracing.gradient_could_be_recorded():
+            # Variables are read here: a tf.function argument must be a tensor or a Python value.
+            return compiled(*(tf.convert_to_tensor(a) if isinstance(a, keras.Variable) else a for a in args),
+                            **kwargs)
+        return function(*args, **kwargs)
+
+    return call

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import export, images, legacy, networks
+from stylegan_tf import export, images, legacy, networks, ops
 
 from conftest import FIXTURES_DIR, REPO_ROOT
 
@@ -63,6 +63,27 @@ def test_saved_model_serves_uint8_images_exactly(Gs, tmp_path):
 
     export.export_saved_model(Gs, path)  # replacing an earlier export
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
+
+
+def xla_compiled_calls(concrete_function):
+    count = 0
+    for op in concrete_function.graph.get_operations():
+        try:
+            count += bool(op.get_attr("_XlaMustCompile"))
+        except ValueError:
+            pass
+    return count
+
+
+def test_exports_hold_plain_ops_only(Gs, monkeypatch):
+    # With every epilogue large enough for an XLA cluster, Gs traced as usual holds clusters; the
+    # exported function none (TF Serving, TFLite and ONNX get plain ops).
+    monkeypatch.setattr(ops, "FUSED_EPILOGUE_MIN_PIXELS", 0)
+    usual = tf.function(lambda w: Gs.synthesis(w, randomize_noise=False, lod_range=(0, 0))).get_concrete_function(
+        tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32))  # no tf.cond: one graph
+    assert xla_compiled_calls(usual) == Gs.num_layers
+    function, signature = export.serving_function(Gs)
+    assert xla_compiled_calls(tf.function(function).get_concrete_function(*signature)) == 0
 
 
 def test_saved_model_of_a_conditional_network(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import layers, networks, ops
+from stylegan_tf import layers, networks, ops, xla
 from stylegan_tf.networks import stylegan
 
 RNG = np.random.RandomState(1234)
@@ -86,6 +86,79 @@ def test_fused_downscale_conv_equals_conv_then_box():
     for fused in (True, False):
         np.testing.assert_allclose(ops.conv2d_downscale2d(x, kernel, fused).numpy(), reference,
                                    rtol=1e-4, atol=1e-4)
+
+
+def traced_ops(function, *args):
+    """(op types, number of calls XLA must compile) of `function` traced on `args`."""
+    graph = tf.function(function).get_concrete_function(*args).graph
+    types, compiled = set(), 0
+    for op in graph.get_operations():
+        types.add(op.type)
+        try:
+            compiled += bool(op.get_attr("_XlaMustCompile"))
+        except ValueError:
+            pass
+    return types, compiled
+
+
+def under_tape(function):
+    def taped(*args):
+        with tf.GradientTape() as tape:
+            tape.watch(args[0])
+            return function(*args)
+    return taped
+
+
+@pytest.mark.parametrize("resample", ["up", "down"])
+def test_full_resolution_resampling_runs_strided_only_without_a_tape(resample):
+    size = ops.STRIDED_RESAMPLING_MIN_SIZE
+    x = RNG.randn(1, size, size, 4).astype(np.float32)
+    kernel = RNG.randn(3, 3, 4, 5).astype(np.float32)
+    if resample == "up":
+        reference = np_conv2d_same(np_upscale(x), kernel)
+        call, original_form_op = (lambda x: ops.upscale2d_conv2d(x, kernel, fused=False)), "Tile"
+    else:
+        reference = np_downscale(np_conv2d_same(x, kernel))
+        call, original_form_op = (lambda x: ops.conv2d_downscale2d(x, kernel, fused=False)), "AvgPool"
+    np.testing.assert_allclose(call(x).numpy(), reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tf.function(call)(x).numpy(), reference, rtol=1e-4, atol=1e-4)
+    assert original_form_op not in traced_ops(call, x)[0]
+    assert original_form_op in traced_ops(under_tape(call), x)[0]  # the original's rounding for gradients
+    smaller = x[:, :size // 2, :size // 2]
+    assert original_form_op in traced_ops(call, smaller)[0]
+
+
+def test_style_epilogue_runs_as_an_xla_cluster_only_where_it_pays():
+    side = int(np.sqrt(ops.FUSED_EPILOGUE_MIN_PIXELS))
+    rng = np.random.RandomState(7)
+    x = tf.constant(rng.randn(1, side, side, 3).astype(np.float32) * 2 + 1)
+    noise = tf.constant(rng.randn(1, side, side, 1).astype(np.float32))
+    per_channel = [tf.constant(rng.randn(3).astype(np.float32)) for _ in range(2)]
+    styles = [tf.constant(rng.randn(1, 1, 1, 3).astype(np.float32) * 0.3) for _ in range(2)]
+
+    def epilogue(x, noise):
+        return ops.fused_style_epilogue(x, noise, *per_channel, "lrelu", False, True, *styles)
+
+    plain = ops.style_epilogue(x, noise, *per_channel, "lrelu", False, True, *styles)
+    exact = ops.style_epilogue(*(tf.cast(v, tf.float64) for v in (x, noise, *per_channel)), "lrelu", False,
+                               True, *(tf.cast(v, tf.float64) for v in styles))
+    fused = tf.function(epilogue)(x, noise).numpy()
+    np.testing.assert_allclose(fused, exact.numpy(), atol=1e-5)
+    # TensorFlow's kernels compute the same function, their float32 means over 512x512 values
+    # rounding more (1.7e-4 to 5.9e-4 from float64, measured).
+    np.testing.assert_allclose(plain.numpy(), fused, atol=1e-3)
+    assert traced_ops(epilogue, x, noise)[1] == 1
+    assert traced_ops(under_tape(epilogue), x, noise)[1] == 0   # TensorFlow's gradient kernels are faster
+    half = side // 2
+    assert traced_ops(epilogue, x[:, :half, :half], noise[:, :half, :half])[1] == 0  # too small to pay
+
+    def without_clusters(x, noise):
+        with xla.elementwise_clusters(False):
+            return epilogue(x, noise)
+
+    assert traced_ops(without_clusters, x, noise)[1] == 0
+    whole = tf.function(epilogue, jit_compile=True)  # compiled whole: nothing nested
+    np.testing.assert_allclose(whole(x, noise).numpy(), exact.numpy(), atol=1e-5)
 
 
 def np_minibatch_stddev(x, group_size, num_features):

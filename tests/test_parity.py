@@ -7,7 +7,7 @@ $STYLEGAN_FIXTURES is checked, driven by its meta.json (StyleGAN and StyleGAN2 a
 import numpy as np
 import pytest
 
-from stylegan_tf import legacy
+from stylegan_tf import legacy, ops
 
 from original_fixtures import (
     OUTPUT_TOLERANCE,
@@ -88,6 +88,24 @@ def test_synthesis_only(fixture):
     images = Gs.synthesis(fixture.arrays["synthesis_dlatents_in"], randomize_noise=False)
     expected = nchw_to_nhwc(fixture.arrays["Gs_synthesis_images"])
     assert output_error(images, expected) <= OUTPUT_TOLERANCE
+
+
+def test_inference_formulations_at_every_size(fixture, monkeypatch):
+    """Without a gradient tape, the epilogues of the largest feature maps run as XLA clusters and the
+    full-resolution resampling convs strided (ops.fused_style_epilogue, ops.upscale2d_conv2d): with
+    both applied at every size, the images and D scores still match the original's."""
+    monkeypatch.setattr(ops, "FUSED_EPILOGUE_MIN_PIXELS", 0)
+    monkeypatch.setattr(ops, "STRIDED_RESAMPLING_MIN_SIZE", 0)
+    _, D, Gs = fixture.networks
+    images = Gs.synthesis(fixture.arrays["synthesis_dlatents_in"], randomize_noise=False)
+    assert output_error(images, nchw_to_nhwc(fixture.arrays["Gs_synthesis_images"])) <= OUTPUT_TOLERANCE
+    key, batch, lod = next((case for case in fixture.d_score_cases() if case[2] == 0), fixture.d_score_cases()[0])
+    try:
+        set_lod(D, lod)
+        scores = D(nchw_to_nhwc(fixture.arrays["D_images_in"])[:batch], fixture.labels[:batch])
+    finally:
+        set_lod(D, 0.0)
+    assert output_error(scores, fixture.arrays[key]) <= OUTPUT_TOLERANCE, key
 
 
 @pytest.mark.parametrize("structure", ["recursive", "linear"])

@@ -30,7 +30,8 @@ class EvaluationOptions:
         classifier_dir: folder with the `celebahq-classifier-NN-*.pkl` files (linear separability).
         inception_path: FID Inception TorchScript file (None: the registered download).
         vgg16_pkl: NVIDIA's vgg16.pkl for precision and recall (None: <cache_dir>/vgg16.pkl).
-        xla: compile the feature networks with XLA: 'auto' (on GPUs only), 'on' or 'off'.
+        xla: compile the feature networks with XLA: 'auto' (on GPUs only), 'on' or 'off' (also
+            no fused XLA clusters in Gs, `stylegan_tf.xla.elementwise`).
         progress: show tqdm progress bars.
     """
     tfrecord_dir: str = None

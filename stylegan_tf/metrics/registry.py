@@ -15,6 +15,7 @@ count (`fid1k`, `ppl_wend-n1000`, `ls-n2000`) so that its results never mix with
 import re
 import time
 
+from stylegan_tf import xla
 from stylegan_tf.metrics import reporting
 from stylegan_tf.metrics.frechet_inception_distance import FID
 from stylegan_tf.metrics.linear_separability import LS
@@ -134,7 +135,8 @@ def evaluate(metric, network_pkl, options, output_dir=None, Gs=None):
     if Gs is None:
         from stylegan_tf import legacy
         _G, _D, Gs = legacy.load_networks(network_pkl)
-    results = metric.evaluate(Gs, options)
+    with xla.elementwise_clusters(xla.clusters_enabled(options.xla)):  # read when Gs is traced
+        results = metric.evaluate(Gs, options)
     seconds = time.time() - start
     if output_dir is not None:
         line = reporting.append_results(output_dir, metric.name, network_pkl, seconds, results, options)
