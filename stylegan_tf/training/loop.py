@@ -104,9 +104,11 @@ def training_loop(config, strategy=None, echo=True):
             trainer.step_counter = loop_state.step_counter
         run = _TrainingRun(config, strategy, trainer, training_set, loop_state, run_dir, log,
                            start_time)
-        run.setup_grid(rng)
         try:
-            run.train()
+            # Gs without a gradient tape (the snapshot grids) may use XLA clusters; --noxla: none.
+            with xla.elementwise_clusters(xla.clusters_enabled(config.xla)):
+                run.setup_grid(rng)
+                run.train()
         except TrainingDivergedError as error:
             log(f"Error: {error}")  # in log.txt too
             raise
