@@ -28,3 +28,14 @@ def run_script(script, args, cwd, timeout=600):
     """Runs one of the repository's command-line scripts; returns the CompletedProcess."""
     return subprocess.run([sys.executable, str(REPO_ROOT / script), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def xla_compiled_calls(graph):
+    """How many calls in a traced graph XLA must compile (nested jit_compile functions)."""
+    count = 0
+    for op in graph.get_operations():
+        try:
+            count += bool(op.get_attr("_XlaMustCompile"))
+        except ValueError:
+            pass
+    return count

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from stylegan_tf import export, images, legacy, networks, ops
 
-from conftest import FIXTURES_DIR, REPO_ROOT
+from conftest import FIXTURES_DIR, REPO_ROOT, xla_compiled_calls
 
 NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
 pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
@@ -65,25 +65,15 @@ def test_saved_model_serves_uint8_images_exactly(Gs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
 
 
-def xla_compiled_calls(concrete_function):
-    count = 0
-    for op in concrete_function.graph.get_operations():
-        try:
-            count += bool(op.get_attr("_XlaMustCompile"))
-        except ValueError:
-            pass
-    return count
-
-
 def test_exports_hold_plain_ops_only(Gs, monkeypatch):
     # With every epilogue large enough for an XLA cluster, Gs traced as usual holds clusters; the
     # exported function none (TF Serving, TFLite and ONNX get plain ops).
     monkeypatch.setattr(ops, "FUSED_EPILOGUE_MIN_PIXELS", 0)
     usual = tf.function(lambda w: Gs.synthesis(w, randomize_noise=False, lod_range=(0, 0))).get_concrete_function(
         tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32))  # no tf.cond: one graph
-    assert xla_compiled_calls(usual) == Gs.num_layers
+    assert xla_compiled_calls(usual.graph) == Gs.num_layers
     function, signature = export.serving_function(Gs)
-    assert xla_compiled_calls(tf.function(function).get_concrete_function(*signature)) == 0
+    assert xla_compiled_calls(tf.function(function).get_concrete_function(*signature).graph) == 0
 
 
 def test_saved_model_of_a_conditional_network(tmp_path):

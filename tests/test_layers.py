@@ -8,6 +8,8 @@ import tensorflow as tf
 from stylegan_tf import layers, networks, ops, xla
 from stylegan_tf.networks import stylegan
 
+from conftest import xla_compiled_calls
+
 RNG = np.random.RandomState(1234)
 
 
@@ -91,14 +93,7 @@ def test_fused_downscale_conv_equals_conv_then_box():
 def traced_ops(function, *args):
     """(op types, number of calls XLA must compile) of `function` traced on `args`."""
     graph = tf.function(function).get_concrete_function(*args).graph
-    types, compiled = set(), 0
-    for op in graph.get_operations():
-        types.add(op.type)
-        try:
-            compiled += bool(op.get_attr("_XlaMustCompile"))
-        except ValueError:
-            pass
-    return types, compiled
+    return {op.type for op in graph.get_operations()}, xla_compiled_calls(graph)
 
 
 def under_tape(function):
