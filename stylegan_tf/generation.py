@@ -82,10 +82,10 @@ class ImageGenerator:
         self.Gs = Gs
         self.batch_size = int(batch_size)
         self.progress = progress
-        synthesis, clusters = Gs.synthesis, xla_lib.clusters_enabled(xla)
+        synthesis = Gs.synthesis
 
         def synthesize(dlatents):
-            with xla_lib.elementwise_clusters(clusters):  # read while tracing
+            with xla_lib.elementwise_clusters(xla):  # read while tracing
                 return synthesis(dlatents, randomize_noise=False)
 
         self._synthesis = tf.function(

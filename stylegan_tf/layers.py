@@ -255,10 +255,9 @@ class LayerEpilogue(keras.layers.Layer):
         # The sublayers hold the variables; the ops run as one function (`ops.style_epilogue`),
         # which XLA fuses where that pays.
         scale, shift = self.style.styles(dlatent) if self.style is not None else (None, None)
-        return ops.fused_style_epilogue(
-            x, noise if self.noise is not None else None, self.noise.weight if self.noise is not None else None,
-            self.bias.bias * self.bias.lrmul, self.nonlinearity, self.use_pixel_norm, self.use_instance_norm,
-            scale, shift)
+        noise, noise_weight = (noise, self.noise.weight) if self.noise is not None else (None, None)
+        return ops.fused_style_epilogue(x, noise, noise_weight, self.bias.bias * self.bias.lrmul, self.nonlinearity,
+                                        self.use_pixel_norm, self.use_instance_norm, scale, shift)
 
     def get_config(self):
         return {**super().get_config(), "use_noise": self.use_noise,

@@ -1,8 +1,9 @@
 """Stateless tensor operations of the original StyleGAN, channels-last (NHWC).
 
 Each function computes exactly what the TF1 release computes (`training/networks_stylegan.py`) on
-NHWC tensors; the Keras layers in `layers.py` add the variables around them. TensorFlow's autodiff
-gives the same gradients as the original's hand-written custom gradients, so none are defined here.
+NHWC tensors (some in another formulation of the same function where that is faster); the Keras
+layers in `layers.py` add the variables around them. TensorFlow's autodiff gives the original's
+gradients, except at the leaky ReLU's kink, where `leaky_relu` defines the original's.
 """
 
 import numpy as np

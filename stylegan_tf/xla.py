@@ -39,11 +39,6 @@ def use_xla(choice="auto"):
     return choice == "on"
 
 
-def clusters_enabled(choice):
-    """Whether `elementwise` functions may compile under a choice: all but 'off'."""
-    return normalize(choice) != "off"
-
-
 def describe(choice):
     """For the log: e.g. 'tf.function (xla=auto: no GPU)'."""
     compiled = "XLA" if use_xla(choice) else "tf.function"
@@ -56,9 +51,10 @@ _CLUSTERS = contextvars.ContextVar("stylegan_tf_xla_clusters", default=True)
 
 
 @contextlib.contextmanager
-def elementwise_clusters(enabled):
-    """Within this context (while tracing), `elementwise` functions compile with XLA or not."""
-    token = _CLUSTERS.set(bool(enabled))
+def elementwise_clusters(choice):
+    """Within this context (while tracing), `elementwise` functions compile with XLA under an `--xla`
+    choice ('auto', 'on' or a bool): all but 'off' / False."""
+    token = _CLUSTERS.set(normalize(choice) != "off")
     try:
         yield
     finally:

@@ -135,7 +135,7 @@ def evaluate(metric, network_pkl, options, output_dir=None, Gs=None):
     if Gs is None:
         from stylegan_tf import legacy
         _G, _D, Gs = legacy.load_networks(network_pkl)
-    with xla.elementwise_clusters(xla.clusters_enabled(options.xla)):  # read when Gs is traced
+    with xla.elementwise_clusters(options.xla):  # read when Gs is traced
         results = metric.evaluate(Gs, options)
     seconds = time.time() - start
     if output_dir is not None:

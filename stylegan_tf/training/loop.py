@@ -106,7 +106,7 @@ def training_loop(config, strategy=None, echo=True):
                            start_time)
         try:
             # Gs without a gradient tape (the snapshot grids) may use XLA clusters; --noxla: none.
-            with xla.elementwise_clusters(xla.clusters_enabled(config.xla)):
+            with xla.elementwise_clusters(config.xla):
                 run.setup_grid(rng)
                 run.train()
         except TrainingDivergedError as error:
