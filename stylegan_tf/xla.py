@@ -7,7 +7,7 @@ XLA, `ops.upscale2d_conv2d`) and the training step slower, and it compiles for s
 per training phase; on GPUs XLA fuses the many small element-wise ops of these networks, which is
 where it pays. The same fusion pays on CPUs in one place: the memory-bound epilogues of the
 largest feature maps, which `elementwise` compiles as small clusters inside uncompiled graphs
-(StyleGAN's Gs at 1024², batch 4: 1.2x); `off` turns those off too.
+(StyleGAN's Gs at 1024²: 1.2x, at batch 1 and at batch 4); `off` turns those off too.
 """
 import contextlib
 import contextvars
@@ -61,6 +61,11 @@ def elementwise_clusters(choice):
         _CLUSTERS.reset(token)
 
 
+def elementwise_clusters_apply():
+    """Whether `elementwise` functions traced here compile as clusters (see there)."""
+    return _CLUSTERS.get() and not tracing.in_xla_context() and not tracing.gradient_could_be_recorded()
+
+
 def elementwise(function):
     """`function` (a chain of element-wise ops and reductions over one large tensor) compiled by
     XLA as one fused cluster inside an otherwise uncompiled graph, where that pays: not under a
@@ -72,7 +77,7 @@ def elementwise(function):
 
     @functools.wraps(function)
     def call(*args, **kwargs):
-        if _CLUSTERS.get() and not tracing.in_xla_context() and not tracing.gradient_could_be_recorded():
+        if elementwise_clusters_apply():
             # Variables are read here: a tf.function argument must be a tensor or a Python value.
             return compiled(*(tf.convert_to_tensor(a) if isinstance(a, keras.Variable) else a for a in args),
                             **kwargs)

@@ -142,7 +142,9 @@ def test_style_epilogue_runs_as_an_xla_cluster_only_where_it_pays():
     # TensorFlow's kernels compute the same function, their float32 means over 512x512 values
     # rounding more (1.7e-4 to 5.9e-4 from float64, measured).
     np.testing.assert_allclose(plain.numpy(), fused, atol=1e-3)
-    assert traced_ops(epilogue, x, noise)[1] == 1
+    # The instance norm's statistics per row band (a sum, then squared deviations), then the rest.
+    clusters_per_epilogue = 2 * ops.STATISTICS_ROW_BANDS + 1
+    assert traced_ops(epilogue, x, noise)[1] == clusters_per_epilogue
     assert traced_ops(under_tape(epilogue), x, noise)[1] == 0   # TensorFlow's gradient kernels are faster
     half = side // 2
     assert traced_ops(epilogue, x[:, :half, :half], noise[:, :half, :half])[1] == 0  # too small to pay
@@ -154,6 +156,15 @@ def test_style_epilogue_runs_as_an_xla_cluster_only_where_it_pays():
     assert traced_ops(without_clusters, x, noise)[1] == 0
     whole = tf.function(epilogue, jit_compile=True)  # compiled whole: nothing nested
     np.testing.assert_allclose(whole(x, noise).numpy(), exact.numpy(), atol=1e-5)
+
+    # Pixel norm instead (no statistics over H and W): one cluster.
+    def pixel_norm_epilogue(x, noise):
+        return ops.fused_style_epilogue(x, noise, *per_channel, "lrelu", True, False, *styles)
+
+    exact = ops.style_epilogue(*(tf.cast(v, tf.float64) for v in (x, noise, *per_channel)), "lrelu", True,
+                               False, *(tf.cast(v, tf.float64) for v in styles))
+    np.testing.assert_allclose(tf.function(pixel_norm_epilogue)(x, noise).numpy(), exact.numpy(), atol=1e-5)
+    assert traced_ops(pixel_norm_epilogue, x, noise)[1] == 1
 
 
 def np_minibatch_stddev(x, group_size, num_features):
