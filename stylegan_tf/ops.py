@@ -112,9 +112,11 @@ def style_epilogue(x, noise, noise_weight, bias, activation, use_pixel_norm, use
         x = pixel_norm(x)
     if use_instance_norm:
         x = instance_norm(x)
-    if scale is not None:
-        x = x * (scale + 1.0) + shift
-    return x
+    return _apply_style(x, scale, shift)
+
+
+def _apply_style(x, scale, shift):
+    return x if scale is None else x * (scale + 1.0) + shift
 
 
 _compiled_style_epilogue = xla.elementwise(style_epilogue)
@@ -139,9 +141,9 @@ def _band_sum(x, noise, noise_weight, bias, activation, start, rows, mean=None):
 
 
 @xla.elementwise
-def _normalize_and_style(x, noise, noise_weight, bias, activation, mean, variance, scale, shift, epsilon=1e-8):
-    x = (_noise_bias_act(x, noise, noise_weight, bias, activation) - mean) * tf.math.rsqrt(variance + epsilon)
-    return x if scale is None else x * (scale + 1.0) + shift
+def _normalize_and_style(x, noise, noise_weight, bias, activation, mean, variance, scale, shift):
+    x = (_noise_bias_act(x, noise, noise_weight, bias, activation) - mean) * tf.math.rsqrt(variance + 1e-8)
+    return _apply_style(x, scale, shift)  # instance_norm's epsilon
 
 
 def _banded_style_epilogue(x, noise, noise_weight, bias, activation, scale, shift):
