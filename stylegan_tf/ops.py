@@ -90,7 +90,10 @@ def clamp(x, limit):
     return x if limit is None else tf.clip_by_value(x, -limit, limit)
 
 
-def pixel_norm(x, epsilon=1e-8):
+NORM_EPSILON = 1e-8  # pixel norm and instance norm, as the original
+
+
+def pixel_norm(x, epsilon=NORM_EPSILON):
     """Normalizes each feature vector (last axis) to unit RMS."""
     dtype, x = x.dtype, at_least_float32(x)
     return tf.cast(x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon), dtype)
@@ -142,8 +145,8 @@ def _band_sum(x, noise, noise_weight, bias, activation, start, rows, mean=None):
 
 @xla.elementwise
 def _normalize_and_style(x, noise, noise_weight, bias, activation, mean, variance, scale, shift):
-    x = (_noise_bias_act(x, noise, noise_weight, bias, activation) - mean) * tf.math.rsqrt(variance + 1e-8)
-    return _apply_style(x, scale, shift)  # instance_norm's epsilon
+    x = (_noise_bias_act(x, noise, noise_weight, bias, activation) - mean) * tf.math.rsqrt(variance + NORM_EPSILON)
+    return _apply_style(x, scale, shift)
 
 
 def _banded_style_epilogue(x, noise, noise_weight, bias, activation, scale, shift):
@@ -169,7 +172,7 @@ def fused_style_epilogue(x, noise, noise_weight, bias, activation, use_pixel_nor
     return _compiled_style_epilogue(*args)
 
 
-def instance_norm(x, epsilon=1e-8):
+def instance_norm(x, epsilon=NORM_EPSILON):
     """Per-sample, per-channel normalization over H and W (biased variance). x: [NHWC]."""
     dtype, x = x.dtype, at_least_float32(x)
     x = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
