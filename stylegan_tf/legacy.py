@@ -17,7 +17,8 @@ import re
 
 import numpy as np
 
-from stylegan_tf import fileio, networks, safe_pickle
+from stylegan_tf import fileio, network_limits, networks, safe_pickle
+from stylegan_tf.networks.base import StaticKwargs
 
 
 class LegacyPickleError(ValueError):
@@ -188,37 +189,11 @@ _BUILDERS = networks.BUILD_FUNCTIONS
 _STATE_VERSIONS = (2, 3, 4)  # StyleGAN writes 3 (2 in early pickles), StyleGAN2 4
 
 
-# static_kwargs of the original networks are scalars and short lists (blur_filter); sizes beyond
-# these bounds describe no trained network and would only exhaust memory when built.
-_MAX_KWARG_LIST = 64
-_SIZE_BOUNDS = dict(resolution=8192, num_channels=16, label_size=100_000, fmap_base=1 << 16,
-                    fmap_max=4096, latent_size=8192, dlatent_size=8192, mapping_fmaps=8192,
-                    mapping_layers=64, dlatent_broadcast=64, mbstd_group_size=1024,
-                    mbstd_num_features=64)
-
-
-def _is_plain_scalar(value):
-    return value is None or isinstance(value, (bool, int, float, str, np.generic))
-
-
 def _check_static_kwargs(kwargs, what, path):
-    if not isinstance(kwargs, dict):
-        raise LegacyPickleError(f"{path}: {what}: static_kwargs is a {type(kwargs).__name__}, "
-                                "expected a dict.")
-    for key, value in kwargs.items():
-        if not isinstance(key, str):
-            raise LegacyPickleError(f"{path}: {what}: static_kwargs key {key!r} is not a string.")
-        if isinstance(value, (list, tuple)):
-            if len(value) > _MAX_KWARG_LIST or not all(_is_plain_scalar(v) for v in value):
-                raise LegacyPickleError(f"{path}: {what}: static_kwargs {key} must be a short list of "
-                                        "numbers or strings.")
-        elif not _is_plain_scalar(value):
-            raise LegacyPickleError(f"{path}: {what}: static_kwargs {key} is a {type(value).__name__}; "
-                                    "the original networks take numbers, strings and short lists.")
-        bound = _SIZE_BOUNDS.get(key)
-        if bound is not None and isinstance(value, (int, np.integer)) and not 0 <= value <= bound:
-            raise LegacyPickleError(f"{path}: {what}: static_kwargs {key}={value} is outside the sane "
-                                    f"range 0..{bound}; no released network is that large.")
+    try:
+        network_limits.check_network_kwargs(kwargs, "static_kwargs")
+    except ValueError as error:
+        raise LegacyPickleError(f"{path}: {what}: {error}") from None
 
 
 def _check_variables(state, what, path):
@@ -303,10 +278,10 @@ def network_from_state(obj, what="network", path="<pickle>"):
         raise LegacyPickleError(f"{path}: {what}: {error}") from None
     net.state_version = int(state["version"])  # written back in the same format
     if ignored:  # kept, so that saving writes the pickle's static_kwargs back unchanged
-        net.pickled_static_kwargs = dict(state["static_kwargs"])
+        net.pickled_static_kwargs = StaticKwargs(state["static_kwargs"])
         for component in (getattr(net, "synthesis", None), getattr(net, "mapping", None)):
             if component is not None:
-                component.pickled_static_kwargs = {**component.static_kwargs, **ignored}
+                component.pickled_static_kwargs = StaticKwargs({**component.static_kwargs, **ignored})
     targets = original_variables(net)
     stored = _flatten_state_variables(state)
     unused = [name for name, _ in stored if name not in targets]
@@ -407,7 +382,9 @@ def network_to_state(net):
 
 
 def _pickled_kwargs(net):
-    return getattr(net, "pickled_static_kwargs", net.static_kwargs)
+    """The kwargs to write: exactly those read from a pickle (unknown keys of later code included),
+    else those the network was built with; plain lists, tuples and dicts as they were given."""
+    return getattr(net, "pickled_static_kwargs", net.static_kwargs).to_dict()
 
 
 class _OriginalFormatPickler(pickle._Pickler):

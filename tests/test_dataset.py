@@ -171,6 +171,20 @@ def test_distribute_gives_per_replica_batches(labeled_dir):
         ds.distribute(TwoReplicas(), lod=0, global_batch_size=5)
 
 
+def test_training_pipelines_are_not_autotuned(labeled_dir):
+    """tf.data's autotuning thread made deleting an iterator wait (5 s after 15 s of a busy consumer
+    on one core, over a minute in long runs): at every lod change and after abort.txt. The pipelines
+    decode a fixed number of batches in parallel instead, and one replica reads them directly."""
+    path, _, _ = labeled_dir
+    ds = dataset.TFRecordDataset(path, max_label_size="full", parallel_batches=3, prefetch_batches=1)
+    pipeline = ds.make_dataset(0, 4, seed=0)
+    assert pipeline.options().autotune.enabled is False
+    single = ds.distribute(tf.distribute.OneDeviceStrategy("/cpu:0"), 0, 4, seed=0)
+    assert isinstance(single, tf.data.Dataset) and single is pipeline
+    with pytest.raises(ValueError, match="parallel_batches and prefetch_batches must be >= 1"):
+        dataset.TFRecordDataset(path, parallel_batches=0)
+
+
 @pytest.mark.slow
 def test_two_replicas_under_mirrored_strategy(labeled_dir):
     path, _, _ = labeled_dir

@@ -363,21 +363,42 @@ def test_metrics_refuse_reals_of_another_resolution_and_note_repeats(tmp_path, c
 @pytest.mark.slow
 def test_diverged_training_stops_with_a_message_and_keeps_its_snapshots(tmp_path):
     results = tmp_path / "results"
+    common = ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={results}"]
     returncode, lines, stderr = run_limited(
-        [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
-         f"--result_dir={results}", "--total_kimg=6", "--set=sched.G_lrate_base=1e30",
-         "--set=sched.D_lrate_base=1e30", "--set=sched.tick_kimg_base=0.5", "--set=sched.tick_kimg_dict={}"],
-        tmp_path, timeout=300)
-    assert_clean_refusal(returncode, lines, stderr, expect="training diverged: every D and G update of tick")
-    (run_dir,) = results.iterdir()
+        [sys.executable, str(REPO_ROOT / "train.py"), *common, "--total_kimg=0.5",
+         "--set=sched.tick_kimg_base=0.5"], tmp_path, timeout=300)
+    assert returncode == 0, stderr
+    (good_run,) = results.iterdir()
+    good = sorted(path.name for path in good_run.glob("network-*.pkl"))
+    assert good
+    # Finite gradients, but weights the learning rate throws out of range: the command.
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), *common, f"--resume={good_run}", "--total_kimg=2",
+         "--set=sched.G_lrate_base=1e30", "--set=sched.D_lrate_base=1e30"], tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr, expect="training diverged: every G update")
+    (run_dir,) = [path for path in results.iterdir() if path != good_run]
     log = (run_dir / "log.txt").read_text()
     assert "skipped D" in log and "training diverged" in log
-    assert sorted(path.name for path in run_dir.glob("network-*.pkl"))  # snapshots kept
+    assert not list(run_dir.glob("network-*.pkl"))  # nothing written from the diverged networks
+    assert sorted(path.name for path in good_run.glob("network-*.pkl")) == good  # snapshots kept
     assert not (run_dir / "_finished.txt").exists() and not list(run_dir.glob(".*.tmp"))
+    # A state file with non-finite Adam moments is refused before a run directory exists.
+    state_file = good_run / good[-1].replace(".pkl", "-state.npz")
+    arrays, meta = snapshots.load_state(str(state_file))
+    key = next(key for key in arrays if key.startswith("TrainD/m/"))
+    arrays[key] = np.full_like(arrays[key], np.nan)
+    snapshots.save_state(str(state_file), arrays, meta)
+    runs = sorted(results.iterdir())
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), *common, f"--resume={good_run / good[-1]}",
+         "--total_kimg=2"], tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr,
+                         expect=f"{re.escape(key)} holds non-finite values.*--resume_without_state")
+    assert sorted(results.iterdir()) == runs
 
 
 def test_skipped_updates_are_reported_and_a_fully_skipped_tick_stops():
-    assert stats.skipped_updates({"TrainD/overflow_frequency": 0.0, "TrainG/overflow_frequency": 0.0}) == ("", False)
+    assert stats.skipped_updates({"TrainD/overflow_frequency": 0.0, "TrainG/overflow_frequency": 0.0}) == ("", None)
     note, stop = stats.skipped_updates({"TrainD/overflow_frequency": 0.25, "TrainG/overflow_frequency": 0.0})
     assert note == " skipped D 25% G 0%" and not stop
     assert stats.skipped_updates({"TrainD/overflow_frequency": 1.0, "TrainG/overflow_frequency": 1.0})[1]

@@ -221,3 +221,73 @@ def test_layout_conversions_invert_each_other():
     stored = np.arange(16 * 2)[:, np.newaxis].astype(np.float32)  # row index = c*16 + h*4 + w
     ours = legacy.to_keras_layout("4x4/Dense0/weight", stored, (32, 1))[:, 0]
     assert ours[0 * 8 + 1 * 2 + 1] == 1 * 16 + 0 * 4 + 1  # (h=0, w=1, c=1)
+
+
+# ---- kwargs hold what the original's hold, and are written back as they were --------------------
+
+_NESTED_KERNEL = [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
+# Kernel arguments as a user's or a later release's pickle holds them: list, tuple, nested, and
+# (StyleGAN2's build functions ignore unknown keys) a nested dict of a later keyword.
+_KERNEL_CASES = {"list": [1, 1], "tuple": (1, 3, 3, 1), "nested": _NESTED_KERNEL,
+                 "nested_tuple": ((1, 2, 1), (2, 4, 2), (1, 2, 1))}
+
+
+def _with_kernel_kwargs(states, key, value, extra=None):
+    """The original's states with `key=value` in every network's and component's static_kwargs."""
+    states = copy.deepcopy(states)
+
+    def visit(state):
+        state["static_kwargs"][key] = copy.deepcopy(value)
+        state["static_kwargs"].update(copy.deepcopy(extra or {}))
+        for component in (state.get("components") or {}).values():
+            visit(component.state)
+    for net in states:
+        visit(net.state)
+    return states
+
+
+def _state_repr(state):
+    """Everything a state holds, with the types of its kwargs (repr tells a list from a tuple)."""
+    parts = [state["name"], state["build_func_name"], repr(state["static_kwargs"]), state["version"]]
+    parts += [(name, np.asarray(value).dtype.str, np.asarray(value).tobytes()) for name, value in state["variables"]]
+    for key, component in sorted((state.get("components") or {}).items()):
+        parts += [key, _state_repr(component.state)]
+    return parts
+
+
+@pytest.mark.parametrize("case", sorted(_KERNEL_CASES))
+@pytest.mark.parametrize("family", ["stylegan", "stylegan2"])
+def test_list_tuple_and_nested_kwargs_round_trip_exactly(tmp_path, family, case):
+    fixture = fixture_dirs(f"original-{family}", "STYLEGAN_FIXTURES")[0] / "network.pkl"
+    key = "blur_filter" if family == "stylegan" else "resample_kernel"
+    extra = {"later_kwarg": {"p": [0.5, (1, 2)], "names": ("a", None)}} if family == "stylegan2" else None
+    original = _with_kernel_kwargs(legacy.read_pickle(fixture), key, _KERNEL_CASES[case], extra)
+    written = write_states(tmp_path / "original.pkl", original)  # the original's states, its module source
+    G, D, Gs = legacy.load_networks(written)
+    assert G.static_kwargs[key] == _KERNEL_CASES[case] and type(G.static_kwargs[key]) is type(_KERNEL_CASES[case])
+    legacy.save_networks(tmp_path / "saved.pkl", G, D, Gs)
+    saved = legacy.read_pickle(tmp_path / "saved.pkl")
+    for ours, theirs in zip(saved, original):
+        assert _state_repr(ours.state) == _state_repr(theirs.state)
+    # Our own file round-trips byte for byte: load -> save writes exactly what was read.
+    again = legacy.load_networks(tmp_path / "saved.pkl")
+    legacy.save_networks(tmp_path / "again.pkl", *again)
+    assert (tmp_path / "again.pkl").read_bytes() == (tmp_path / "saved.pkl").read_bytes()
+
+
+def test_kwargs_read_back_cannot_be_changed_by_callers():
+    G = networks.Generator(resolution=8, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
+                           mapping_fmaps=8, blur_filter=[1, 2, 1])
+    G.static_kwargs["blur_filter"].append(7)  # a copy
+    assert G.static_kwargs["blur_filter"] == [1, 2, 1]
+    assert G.get_config()["static_kwargs"]["blur_filter"] == [1, 2, 1]
+
+
+def test_deeply_nested_or_large_kwargs_are_refused(tmp_path, original_states):
+    deep = [[[[[1]]]]]
+    states = _with_kernel_kwargs(original_states, "blur_filter", deep)
+    with pytest.raises(legacy.LegacyPickleError, match="static_kwargs blur_filter nests"):
+        legacy.load_networks(write_states(tmp_path / "deep.pkl", states))
+    states = _with_kernel_kwargs(original_states, "blur_filter", [[1] * 200, [1] * 200])
+    with pytest.raises(legacy.LegacyPickleError, match="static_kwargs blur_filter holds more than 256"):
+        legacy.load_networks(write_states(tmp_path / "large.pkl", states))

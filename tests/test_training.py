@@ -97,6 +97,28 @@ def test_adam_matches_tf1_and_skips_non_finite_updates():
                for key, value in adam.state_arrays().items())
 
 
+def test_adam_skips_updates_whose_weights_or_moments_would_be_non_finite():
+    # Finite gradients, but a learning rate that takes the weight past float32's range.
+    var = tf.Variable(np.array([-3e38, 1.0], np.float32))
+    adam = optimizer.Adam([var], ["w"], 0.0, 0.99, 1e-8, "TrainD")
+    state = adam.state_arrays()
+    assert float(adam.apply([tf.constant([1.0, 1.0])], 3e38)) == 1.0
+    assert all(np.array_equal(state[key], adam.state_arrays()[key]) for key in state)
+    np.testing.assert_array_equal(var.numpy(), np.array([-3e38, 1.0], np.float32))
+    # A gradient whose square overflows: finite gradient, infinite second moment.
+    assert float(adam.apply([tf.constant([0.0, 1e20])], 0.01)) == 1.0
+    assert int(adam.steps.numpy()) == 0
+    assert float(adam.apply([tf.constant([0.0, 1.0])], 0.01)) == 0.0 and int(adam.steps.numpy()) == 1
+
+
+def test_adam_refuses_a_state_with_non_finite_moments():
+    adam = optimizer.Adam([tf.Variable(np.zeros(3, np.float32))], ["w"], name="TrainD")
+    arrays = adam.state_arrays()
+    arrays["TrainD/v/w"] = np.array([0.0, np.nan, 0.0], np.float32)
+    with pytest.raises(ValueError, match="TrainD/v/w holds non-finite values"):
+        adam.load_state_arrays(arrays)
+
+
 def test_lod_range_of():
     assert lod_range_of(3.0) == (3.0, 3.0)
     low, high = lod_range_of(2.4)
@@ -181,6 +203,41 @@ def test_non_finite_gradients_skip_the_update(trainer):
 
 
 @pytest.mark.slow
+def test_a_non_finite_gs_average_is_skipped(trainer):
+    before = fixtures.network_arrays(trainer)
+    name = "G_mapping/Dense0/weight"
+    G_var, Gs_var = trainer.G.original_variables()[name], trainer.Gs.original_variables()[name]
+    G_var.assign(np.full(G_var.shape, 3e38, np.float32))
+    Gs_var.assign(np.full(Gs_var.shape, -3e38, np.float32))
+    try:  # lerp(G, Gs, beta) = G + (Gs - G) * beta overflows although both are finite
+        assert float(trainer._update_gs(tf.constant(0.5))) == 1.0
+        np.testing.assert_array_equal(Gs_var.numpy(), np.float32(-3e38))
+        other = "G_synthesis/4x4/Conv/weight"
+        np.testing.assert_array_equal(trainer.Gs.original_variables()[other].numpy(), before[f"Gs/{other}"])
+    finally:
+        G_var.assign(before[f"G/{name}"])
+        Gs_var.assign(before[f"Gs/{name}"])
+    assert float(trainer._update_gs(tf.constant(0.5))) == 0.0
+
+
+def test_a_tick_whose_updates_end_skipped_has_diverged():
+    from stylegan_tf.training import stats
+    means = {"TrainD/overflow_frequency": 0.98, "TrainG/overflow_frequency": 0.5,
+             "TrainGs/overflow_frequency": 0.0}
+    note, diverged = stats.skipped_updates(means, {"D": 4, "G": 1, "Gs": 0})
+    assert note == " skipped D 98% G 50%" and diverged == "the last 4 or more D updates"
+    assert stats.skipped_updates(means, {"D": 3, "G": 3})[1] is None
+    means["TrainG/overflow_frequency"] = 1.0
+    assert stats.skipped_updates(means, {"D": 4, "G": 9})[1] == "every G update and the last 4 or more D updates"
+
+    class Strategy:
+        @staticmethod
+        def experimental_local_results(value):
+            return (value,)
+    steps = [{"TrainD/overflow_frequency": tf.constant(flag)} for flag in (1.0, 0.0, 1.0, 1.0)]
+    assert stats.trailing_skips(steps, Strategy)["D"] == 2
+
+
 def test_xla_steps_match_tf_function_steps():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     plain = fixtures.build_trainer(strategy, "function", mirror_augment=True)

@@ -12,6 +12,10 @@ from stylegan_tf import images as image_utils
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import snapshots
 
+from conftest import fixture_dirs
+
+FIXTURE_PKL = fixture_dirs("original-stylegan")[0] / "network.pkl"
+
 
 def test_ffhq_8gpu_is_the_original_default():
     config = config_lib.preset("ffhq-8gpu")
@@ -205,3 +209,31 @@ def test_xla_auto_is_off_on_a_cpu_and_choices_are_checked():
 def tf_gpus():
     import tensorflow as tf
     return tf.config.list_logical_devices("GPU")
+
+
+@pytest.mark.parametrize("key,value", [("fmap_base", 131072), ("resolution", 16384), ("fmap_max", 8192),
+                                       ("mbstd_group_size", -1)])
+def test_network_sizes_the_loader_refuses_are_refused_when_configured(tmp_path, key, value):
+    """One set of limits (stylegan_tf.network_limits): a run never writes a snapshot the loader
+    refuses, and says so before its run directory exists."""
+    from stylegan_tf import legacy, network_limits
+    with pytest.raises(ValueError, match=f"G_args {key}={value} is outside"):
+        config_lib.resolve_config("demo", [f"G_args.{key}={value}"])
+    with pytest.raises(ValueError, match=f"D_args {key}={value} is outside"):
+        config_lib.resolve_config("demo-sg2", [f"D_args.{key}={value}"])
+    bound = network_limits.MAX_SIZES[key]
+    config_lib.resolve_config("demo", [f"G_args.{key}={bound}"])  # the largest the loader takes
+    states = list(legacy.read_pickle(FIXTURE_PKL))
+    states[0].state["static_kwargs"][key] = value
+    path = tmp_path / "large.pkl"
+    with open(path, "wb") as file:
+        legacy._OriginalFormatPickler(file, protocol=4).dump(tuple(states))
+    with pytest.raises(legacy.LegacyPickleError, match=f"static_kwargs {key}={value} is outside"):
+        legacy.load_networks(path)
+
+
+def test_network_arguments_of_other_types_are_refused_when_configured():
+    with pytest.raises(ValueError, match="G_args resample_kernel is a set"):
+        config_lib.resolve_config("demo-sg2", ["G_args.resample_kernel={1, 2}"])
+    config = config_lib.resolve_config("demo-sg2", ["G_args.resample_kernel=[1, 1]"])
+    assert config.G_args["resample_kernel"] == [1, 1]

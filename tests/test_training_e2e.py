@@ -240,3 +240,30 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     assert (type(G).FUNC_NAME, type(D).FUNC_NAME, G.resolution) == ("G_main", "D_stylegan2", 32)
     images = Gs(np.random.RandomState(0).randn(2, G.latent_size), None, is_validation=True)
     assert images.shape == (2, 32, 32, 3) and np.all(np.isfinite(images))
+
+
+@pytest.mark.parametrize("config", ["demo", "demo-sg2"])
+def test_abort_txt_stops_and_the_process_exits_within_seconds(tmp_path, config):
+    """Both loops: abort.txt stops at the next tick, and the process exits within seconds of it
+    (an iterator of tf.data's autotuned pipelines made it wait for up to minutes)."""
+    args = [f"--config={config}", f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={tmp_path / 'results'}",
+            "--total_kimg=100", *fixtures.tiny_overrides(**{"sched.tick_kimg_base": 0.5})]
+    process = fixtures.run_train(args, cwd=tmp_path, background=True)
+    lines, stopped_at = [], None
+    try:
+        for line in process.stdout:  # the loop echoes its log, one flushed line at a time
+            lines.append(line)
+            if line.startswith("tick 1 "):
+                (run_dir,) = (tmp_path / "results").iterdir()
+                (run_dir / "abort.txt").touch()
+            if line.startswith("Stopped (abort.txt)."):
+                stopped_at = time.time()
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+    exited_after = time.time() - stopped_at if stopped_at else None
+    assert process.returncode == 0 and stopped_at, "".join(lines)[-3000:]
+    assert exited_after < 20, f"exited {exited_after:.1f} s after 'Stopped (abort.txt).'"
+    assert (run_dir / "network-final.pkl").is_file()
+    # The tick that saw abort.txt ended the run (the file appears while tick 1 or 2 is checked).
+    assert sum(line.startswith("tick ") for line in lines) <= 3 - (config == "demo")  # SG2 has tick 0

@@ -299,8 +299,8 @@ def test_resume_restores_path_length_mean_counters_and_adam(tmp_path):
 
     fresh = _sg2_trainer()
     config = config_lib.resolve_config("config-e")
-    networks = resume.read_networks(pkl, lambda message: None)
-    restored = resume.load_resume(fresh, pkl, networks, config, lambda message: None)
+    inputs = resume.read_resume(pkl, config, lambda message: None)
+    restored = resume.load_resume(fresh, pkl, inputs, config, lambda message: None)
     assert (restored.cur_nimg, restored.mb_counter) == (8, 1)
     np.testing.assert_array_equal(fresh.pl_mean_values(), pl_mean)
     for name, value in t.G_opt.state_arrays().items():
@@ -360,3 +360,23 @@ def test_xla_stylegan2_steps_match_tf_function_steps():
         for m_plain, m_xla in zip(opt_plain.m, opt_xla.m):
             scale = np.abs(m_plain.numpy()).max() + 1e-12
             assert np.abs(m_plain.numpy() - m_xla.numpy()).max() <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("kernel", [[1, 1], (1, 3, 3, 1), [[1, 2, 1], [2, 4, 2], [1, 2, 1]]])
+def test_snapshots_of_networks_with_list_kwargs_load_and_keep_them(tmp_path, kernel):
+    # --set=G_args.resample_kernel=[...] (and a resume from such a pickle) must snapshot.
+    t = trainer.Trainer(
+        tf.distribute.get_strategy(), dict(SG2_G_ARGS, resample_kernel=kernel, architecture="resnet"),
+        dict(SG2_D_ARGS, resample_kernel=kernel), 8, 3, 0, config_lib.LossConfig("G_logistic_ns_pathreg"),
+        config_lib.LossConfig("D_logistic_r1", {"gamma": 10.0}), config_lib.OptimizerConfig(),
+        config_lib.OptimizerConfig(), compile_mode="function", G_func="G_main", D_func="D_stylegan2",
+        lazy_regularization=True, state_version=4)
+    pkl = resume.save_snapshot(t, str(tmp_path), "network-snapshot-000000.pkl", resume.LoopState(), 0)
+    from stylegan_tf import legacy
+    G, D, Gs = legacy.load_networks(pkl)
+    for net in (G, D, Gs, G.synthesis):
+        assert net.static_kwargs["resample_kernel"] == kernel
+        assert type(net.static_kwargs["resample_kernel"]) is type(kernel)
+    latents = np.random.RandomState(0).randn(2, G.latent_size).astype(np.float32)
+    np.testing.assert_array_equal(Gs(latents, None, randomize_noise=False).numpy(),
+                                  t.Gs(latents, None, randomize_noise=False).numpy())

@@ -146,6 +146,10 @@ class TFRecordDataset:
         shuffle_mb: shuffle buffer in megabytes of decoded images (the original's 4096; 0: no shuffling).
         buffer_mb: read buffer of each file in megabytes.
         jit_compile: turn records into images with XLA (False: plain TensorFlow ops, several times slower).
+        parallel_batches: batches decoded at once (a fixed number, not tf.data's autotuning: its
+            background thread makes deleting an iterator wait, up to a minute and more in a long run,
+            at every lod change and at the end of training).
+        prefetch_batches: decoded batches kept ready ahead of the consumer.
 
     Attributes:
         resolution, resolution_log2, num_channels, label_size: python ints.
@@ -157,8 +161,13 @@ class TFRecordDataset:
     """
 
     def __init__(self, tfrecord_dir, resolution=None, label_file=None, max_label_size=0, shuffle_mb=4096,
-                 buffer_mb=256, jit_compile=True):
+                 buffer_mb=256, jit_compile=True, parallel_batches=2, prefetch_batches=2):
+        if int(parallel_batches) < 1 or int(prefetch_batches) < 1:
+            raise ValueError(f"parallel_batches and prefetch_batches must be >= 1, got {parallel_batches} "
+                             f"and {prefetch_batches}")
         self.tfrecord_dir = tfrecord_dir
+        self.parallel_batches = int(parallel_batches)
+        self.prefetch_batches = int(prefetch_batches)
         self.shuffle_mb = shuffle_mb
         self.buffer_mb = buffer_mb
         self.jit_compile = jit_compile
@@ -423,11 +432,14 @@ class TFRecordDataset:
             tf.constant(0, tf.int64)).repeat()
         batches = tf.data.Dataset.zip((batches, randoms))
         batches = batches.map(lambda batch, random_int: decode(*batch, random_int),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-        return batches.prefetch(tf.data.AUTOTUNE)
+                              num_parallel_calls=self.parallel_batches)
+        options = tf.data.Options()
+        options.autotune.enabled = False  # see parallel_batches
+        return batches.prefetch(self.prefetch_batches).with_options(options)
 
     def distribute(self, strategy, lod, global_batch_size, **kwargs):
-        """The make_dataset batches for a tf.distribute strategy, via distribute_datasets_from_function.
+        """The make_dataset batches for a tf.distribute strategy, via distribute_datasets_from_function
+        (with one replica, the make_dataset batches themselves).
 
         Each input pipeline (worker) reads every num_input_pipelines-th record; each replica gets
         global_batch_size // num_replicas_in_sync images per step.
@@ -442,6 +454,11 @@ class TFRecordDataset:
             raise ValueError(f"global_batch_size ({global_batch_size}) must be a multiple of the "
                              f"{replicas} replicas")
         level = self._lod_index(lod)
+        if replicas == 1:
+            # The plain pipeline: tf.distribute's input wrapper adds tf.data pipelines of its own whose
+            # autotuning thread makes deleting their iterator wait (see parallel_batches), and one
+            # replica needs no splitting.
+            return self.make_dataset(level, global_batch_size, **kwargs)
         hashable = {name: tuple(value) if isinstance(value, list) else value for name, value in kwargs.items()}
         key = ("distributed", id(strategy), level, global_batch_size, tuple(sorted(hashable.items())))
         if key not in self._cache:

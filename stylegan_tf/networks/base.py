@@ -2,6 +2,8 @@
 original variable names and cloning, the lod plumbing of progressive growing, truncation and mixing.
 """
 import collections
+import collections.abc
+import copy
 
 import keras
 import tensorflow as tf
@@ -175,6 +177,34 @@ def build_discriminator_layers(net, output_dense):
     output_dense.build((None, net.nf(0)))
 
 
+class StaticKwargs(collections.abc.Mapping):
+    """The keyword arguments a network was built with, kept exactly as given (lists stay lists,
+    tuples tuples, nested values as they were) so that a pickle writes back what it read.
+
+    Not a dict: Keras wraps dict and list attributes of a layer in its tracking wrappers, which
+    neither compare nor pickle as the original values. Reads return copies, so no caller can
+    change what will be written back."""
+
+    def __init__(self, kwargs=()):
+        self._values = copy.deepcopy(dict(kwargs))
+
+    def __getitem__(self, key):
+        return copy.deepcopy(self._values[key])
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def to_dict(self):
+        """A plain dict (deep copy) of the arguments."""
+        return copy.deepcopy(self._values)
+
+    def __repr__(self):
+        return f"StaticKwargs({self._values!r})"
+
+
 class NetworkModel(keras.Model):
     """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
 
@@ -185,10 +215,10 @@ class NetworkModel(keras.Model):
 
     def __init__(self, name, static_kwargs):
         super().__init__(name=name)
-        self.static_kwargs = dict(static_kwargs)
+        self.static_kwargs = StaticKwargs(static_kwargs)
 
     def get_config(self):
-        return {"name": self.name, "static_kwargs": dict(self.static_kwargs)}
+        return {"name": self.name, "static_kwargs": self.static_kwargs.to_dict()}
 
     def float_input(self, value, what):
         """`value` as a tensor of the network's compute dtype (float32 unless it was built under

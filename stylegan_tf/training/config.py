@@ -24,6 +24,7 @@ import pprint
 import re
 from typing import Any, Dict, List, Optional, Union
 
+from stylegan_tf import network_limits
 from stylegan_tf.training import schedule
 
 # ----------------------------------------------------------------------------------------------
@@ -203,6 +204,8 @@ class TrainConfig:
             raise ValueError(f"G_smoothing_kimg must be >= 0, got {self.G_smoothing_kimg}.")
         if len(self.drange_net) != 2 or self.drange_net[0] >= self.drange_net[1]:
             raise ValueError(f"drange_net must be [low, high], got {self.drange_net}.")
+        for which in ("G_args", "D_args"):  # the loader's limits: every snapshot must load again
+            network_limits.check_network_kwargs(getattr(self, which), which)
         grid_size(self.grid.size, 32)  # validates the format
         initial = self.sched.lod_initial_resolution
         if initial is not None and (initial < 4 or initial & (initial - 1)):

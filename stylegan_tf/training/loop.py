@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from stylegan_tf import cli, fileio, images, xla
+from stylegan_tf import cli, fileio, images, network_limits, xla
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import distribute, resume, schedule, snapshots, summaries
 from stylegan_tf.training.stats import Logger, TickStats, TrainingDivergedError, peak_gpu_memory_gb, skipped_updates
@@ -71,11 +71,13 @@ def training_loop(config, strategy=None, echo=True):
         resume_pkl = (snapshots.locate_network_pkl(config.resume, config.result_dir)
                       if config.resume else None)
         # Read (and so validate) the networks to resume before anything is written.
-        resume_networks = resume.read_networks(resume_pkl, log) if resume_pkl else None
+        resume_inputs = resume.read_resume(resume_pkl, config, log) if resume_pkl else None
         log(f"Dataset: {training_set.tfrecord_dir}, {training_set.num_images} images, "
             f"shape {list(training_set.shape)}, labels {training_set.label_size}")
-        if chief:  # only once the inputs are known to be usable
-            run_dir = _create_run_dir(config, log)
+        dataset_kwargs = dict(resolution=training_set.resolution, num_channels=training_set.num_channels,
+                              label_size=training_set.label_size)
+        for what, kwargs in (("G_args", config.G_args), ("D_args", config.D_args)):
+            network_limits.check_network_kwargs({**kwargs, **dataset_kwargs}, f"{what} with the dataset's")
         num_replicas = strategy.num_replicas_in_sync
         log(f"Strategy: {distribute.strategy_name(strategy)} with {num_replicas} replica(s); "
             f"steps: {xla.describe(config.xla)}, precision {config.precision}")
@@ -100,8 +102,10 @@ def training_loop(config, strategy=None, echo=True):
                           conv_clamp=config.conv_clamp)
         loop_state = resume.LoopState()
         if resume_pkl:
-            loop_state = resume.load_resume(trainer, resume_pkl, resume_networks, config, log)
+            loop_state = resume.load_resume(trainer, resume_pkl, resume_inputs, config, log)
             trainer.step_counter = loop_state.step_counter
+        if chief:  # only once the inputs are known to be usable and the networks are built
+            run_dir = _create_run_dir(config, log)
         run = _TrainingRun(config, strategy, trainer, training_set, loop_state, run_dir, log,
                            start_time)
         try:
@@ -110,7 +114,7 @@ def training_loop(config, strategy=None, echo=True):
                 run.setup_grid(rng)
                 run.train()
         except TrainingDivergedError as error:
-            log(f"Error: {error}")  # in log.txt too
+            log(f"Error: {error}", echo=False)  # in log.txt too; the command prints it
             raise
         if run_dir:
             open(os.path.join(run_dir, "_finished.txt"), "w").close()
@@ -288,7 +292,7 @@ class _TrainingRun:
             "Timing/maintenance_sec": tick.maintenance_time,
             "Resources/peak_gpu_mem_gb": peak_gpu_memory_gb(),
             "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0}
-        skipped_note, all_skipped = skipped_updates(means)
+        skipped_note, diverged = skipped_updates(means, self.stats.trailing_skips)
         self.log("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f "
                  "sec/kimg %-7.2f maintenance %-6.1f gpumem %-4.1f" % (
                      self.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch,
@@ -297,18 +301,22 @@ class _TrainingRun:
 
         abort = bool(self.run_dir) and os.path.exists(os.path.join(self.run_dir, "abort.txt"))
         stop = self.trainer.agree(abort)
-        if self.run_dir:
-            self.write_tick_outputs(done or stop or all_skipped, {**progress, **means})
-        if all_skipped:
+        if self.run_dir:  # a diverged tick is reported, but its networks are not saved
+            self.write_tick_outputs(done or stop, {**progress, **means}, images_and_snapshot=not diverged)
+        if diverged:
+            kept = snapshots.list_network_pkls(self.run_dir) if self.run_dir else []
             raise TrainingDivergedError(
-                f"training diverged: every D and G update of tick {self.cur_tick} was skipped for "
-                "non-finite gradients (lower the learning rates, or resume from an earlier snapshot)"
-                + (f'; the last snapshot is in "{self.run_dir}"' if self.run_dir else ""))
+                f"training diverged: {diverged} of tick {self.cur_tick} "
+                f"{'was' if diverged.startswith('every') and ' and the last' not in diverged else 'were'} "
+                "skipped as non-finite (lower "
+                "the learning rates, or resume from an earlier snapshot)"
+                + (f'; the last snapshot, {os.path.basename(kept[-1])}, is in "{self.run_dir}"' if kept
+                   else "; no snapshot was written before"))
         tick.time = time.time()
         tick.maintenance_time = tick.time - now
         return stop
 
-    def write_tick_outputs(self, done, values):
+    def write_tick_outputs(self, done, values, images_and_snapshot=True):
         """The tick's statistics, image grid and snapshot, in that order: a snapshot on disk implies
         that its tick was reported (a run killed right after it leaves nothing unlogged)."""
         config, state = self.config, self.state
@@ -317,6 +325,8 @@ class _TrainingRun:
         self.summary_writer.flush()
         with open(os.path.join(self.run_dir, "stats.jsonl"), "a", encoding="utf-8") as file:
             file.write(json.dumps({name: float(value) for name, value in values.items()}) + "\n")
+        if not images_and_snapshot:
+            return
         if self.cur_tick % config.image_snapshot_ticks == 0 or done:
             self.save_fakes(f"fakes{state.cur_nimg // 1000:06d}.png")
         if self.cur_tick % config.network_snapshot_ticks == 0 or done or self.cur_tick == self.first_tick:

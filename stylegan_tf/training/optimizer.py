@@ -1,6 +1,12 @@
 """The original's optimizer: TF1 `tf.train.AdamOptimizer` arithmetic with its skipping of non-finite updates."""
 
+import numpy as np
 import tensorflow as tf
+
+
+def all_finite(tensors):
+    """A boolean scalar: every element of every tensor is finite."""
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(tensor)) for tensor in tensors])
 
 
 class Adam:
@@ -9,7 +15,8 @@ class Adam:
     `v += (g^2 - v)(1 - beta2)`, `var -= lr_t * m / (sqrt(v) + epsilon)`, with the powers kept
     as variables. `reset()` restores the initial state (moments, powers, step count), as the
     original's `reset_optimizer_state`. An update with any non-finite gradient is skipped
-    entirely (the step count does not advance), as the original's `Optimizer` wrapper does.
+    entirely (the step count does not advance), as the original's `Optimizer` wrapper does; so is
+    one whose new moments or weights would be non-finite, which the original writes.
 
     Args:
         variables: the Keras variables to train.
@@ -38,15 +45,22 @@ class Adam:
         self.steps.assign(0)
 
     def apply(self, grads, learning_rate):
-        """One update from `grads` (inside a replica); returns 1.0 if skipped, else 0.0."""
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(grad)) for grad in grads])
+        """One update from `grads` (inside a replica); returns 1.0 if skipped, else 0.0.
+
+        The update is skipped when anything it would write is non-finite: a gradient, a moment
+        or a new weight (finite gradients with a huge learning rate give infinite weights)."""
         learning_rate = tf.cast(learning_rate, tf.float32)
         lr_t = learning_rate * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
+        updates = []
         for var, grad, m, v in zip(self.variables, grads, self.m, self.v):
             new_m = m + (grad - m) * (1.0 - self.beta1)
             new_v = v + (tf.square(grad) - v) * (1.0 - self.beta2)
             value = tf.convert_to_tensor(var)
             new_value = value - lr_t * new_m / (tf.sqrt(new_v) + self.epsilon)
+            updates.append((var, value, new_value, m, new_m, v, new_v))
+        finite = all_finite([grad for grad in grads] + [tensor for update in updates
+                                                        for tensor in update[2::2]])
+        for var, value, new_value, m, new_m, v, new_v in updates:
             m.assign(tf.where(finite, new_m, m))
             v.assign(tf.where(finite, new_v, v))
             var.assign(tf.where(finite, new_value, value))
@@ -66,7 +80,8 @@ class Adam:
         return arrays
 
     def load_state_arrays(self, arrays):
-        """Restores `state_arrays()`; raises ValueError if a variable is missing or misshapen."""
+        """Restores `state_arrays()`; raises ValueError if a variable is missing, misshapen or
+        not finite (moments of a diverged run would turn every update into NaN)."""
         for name, m, v in zip(self.names, self.m, self.v):
             for slot, key in ((m, f"{self.name}/m/{name}"), (v, f"{self.name}/v/{name}")):
                 if key not in arrays:
@@ -74,7 +89,13 @@ class Adam:
                 if tuple(arrays[key].shape) != tuple(slot.shape):
                     raise ValueError(f"training state {key} has shape {arrays[key].shape}, "
                                      f"expected {tuple(slot.shape)}.")
+                if not np.all(np.isfinite(arrays[key])):
+                    raise ValueError(f"training state {key} holds non-finite values (the run had "
+                                     "diverged).")
                 slot.assign(arrays[key])
+        for key in (f"{self.name}/beta1_power", f"{self.name}/beta2_power"):
+            if key not in arrays or not np.all(np.isfinite(arrays[key])):
+                raise ValueError(f"training state {key} is missing or not finite.")
         self.beta1_power.assign(arrays[f"{self.name}/beta1_power"])
         self.beta2_power.assign(arrays[f"{self.name}/beta2_power"])
         self.steps.assign(arrays[f"{self.name}/steps"])

@@ -7,6 +7,8 @@ import glob
 import os
 import zipfile
 
+import numpy as np
+
 from stylegan_tf import legacy
 from stylegan_tf.training.snapshots import kimg_from_name, load_state, prune_snapshots, save_state, state_path
 
@@ -27,14 +29,29 @@ class LoopState:
     mb_counter: int = 0  # minibatches run (StyleGAN2's lazy-regularization counter)
 
 
-def _load_training_state(trainer, state_file):
-    """The optimizer states (assigned to `trainer`) and loop progress of a `-state.npz`; a damaged
-    file is an error that names it and the way round it."""
+def read_training_state(state_file):
+    """(arrays, meta) of a `-state.npz`, checked before anything is written: readable, a known
+    version, every array finite. A damaged file is an error that names it and the way round it."""
     try:
         arrays, meta = load_state(state_file)
         if meta.get("version") not in READABLE_STATE_VERSIONS:
             raise ValueError(f"training-state version {meta.get('version')!r}; this release reads "
                              f"versions {', '.join(map(str, READABLE_STATE_VERSIONS))}")
+        for key, value in arrays.items():
+            if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+                raise ValueError(f"{key} holds non-finite values, as a diverged run leaves them")
+        for key in ("cur_nimg", "cur_tick", "total_time", "step_counter"):
+            float(meta[key])
+        return arrays, meta
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+            zipfile.BadZipFile) as error:
+        raise ValueError(f"{state_file}: cannot use the training state ({error}); pass "
+                         "--resume_without_state to resume the networks with fresh optimizers") from None
+
+
+def _restore_training_state(trainer, state_file, arrays, meta):
+    """Assigns the optimizer states of `read_training_state` to `trainer`; returns the LoopState."""
+    try:
         trainer.G_opt.load_state_arrays(arrays)
         trainer.D_opt.load_state_arrays(arrays)
         if trainer.pl_mean is not None and PL_MEAN_KEY in arrays:
@@ -43,15 +60,34 @@ def _load_training_state(trainer, state_file):
                          total_time=float(meta["total_time"]), prev_lod=meta["prev_lod"],
                          step_counter=int(meta["step_counter"]),
                          mb_counter=int(meta.get("mb_counter", 0)))
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{state_file}: cannot read the training state ({error}); pass "
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{state_file}: cannot use the training state ({error}); pass "
                          "--resume_without_state to resume the networks with fresh optimizers") from None
 
 
+def _load_training_state(trainer, state_file):
+    """`read_training_state` and `_restore_training_state` in one (for callers without a run)."""
+    return _restore_training_state(trainer, state_file, *read_training_state(state_file))
+
+
+@dataclasses.dataclass
+class ResumeInputs:
+    """What a resume reads, and so validates, before the run directory exists."""
+    networks: tuple
+    state: tuple = None  # (arrays, meta) of the state file, or None
+
+
 def read_networks(pkl, log):
-    """(G, D, Gs) of the pickle to resume from; removes what killed snapshot writes left in its folder."""
+    """(G, D, Gs) of the pickle to resume from; removes what killed snapshot writes left in its folder.
+    Networks holding non-finite values (a diverged run's) are refused."""
     log(f'Loading networks from "{pkl}"...')
     networks = legacy.load_networks(pkl)
+    for net, what in zip(networks, ("G", "D", "Gs")):
+        bad = [name for name, variable in net.original_variables().items()
+               if not np.all(np.isfinite(variable.numpy()))]
+        if bad:
+            raise ValueError(f"{pkl}: {what} holds non-finite values ({', '.join(bad[:3])}"
+                             f"{' ...' if len(bad) > 3 else ''}); resume from an earlier snapshot.")
     folder = os.path.dirname(os.path.abspath(pkl))
     for leftover in glob.glob(os.path.join(glob.escape(folder), ".network-*.tmp")):
         os.remove(leftover)  # fileio.atomic_write's temporary file of an interrupted snapshot
@@ -59,14 +95,21 @@ def read_networks(pkl, log):
     return networks
 
 
-def load_resume(trainer, pkl, networks, config, log):
-    """Assigns the networks read by `read_networks(pkl)` to `trainer` and restores the training state
-    beside `pkl` (when there is one and `config.resume_state`); returns the LoopState."""
-    trainer.copy_networks(*networks)
+def read_resume(pkl, config, log):
+    """The networks (`read_networks`) and, when used, the training state beside `pkl`."""
+    networks = read_networks(pkl, log)
+    state_file = state_path(pkl)
+    state = read_training_state(state_file) if os.path.isfile(state_file) and config.resume_state else None
+    return ResumeInputs(networks, state)
+
+
+def load_resume(trainer, pkl, inputs, config, log):
+    """Assigns what `read_resume(pkl)` read to `trainer`; returns the LoopState."""
+    trainer.copy_networks(*inputs.networks)
     state = LoopState()
     state_file = state_path(pkl)
-    if os.path.isfile(state_file) and config.resume_state:
-        state = _load_training_state(trainer, state_file)
+    if inputs.state is not None:
+        state = _restore_training_state(trainer, state_file, *inputs.state)
         log(f"Resuming at {state.cur_nimg / 1000:.1f} kimg with the optimizer state of "
             f"{os.path.basename(state_file)}.")
     else:

@@ -10,6 +10,7 @@ class TickStats:
         self.strategy = strategy
         self.pending = []
         self.scalars = {}
+        self.trailing_skips = {}
 
     def add_step(self, outputs):
         self.pending.append(outputs)
@@ -19,7 +20,9 @@ class TickStats:
         self.scalars[name] = (total + float(value), count + 1)
 
     def means(self):
-        """{name: mean} over the tick; resets the accumulators."""
+        """{name: mean} over the tick; resets the accumulators (`trailing_skips` keeps the tick's
+        consecutive skipped updates at its end)."""
+        self.trailing_skips = trailing_skips(self.pending, self.strategy)
         sums = {}
         for outputs in self.pending:
             for key, value in outputs.items():
@@ -61,8 +64,8 @@ class Logger:
         self.pending = []
         self.file.flush()
 
-    def __call__(self, message=""):
-        if self.echo:
+    def __call__(self, message="", echo=None):
+        if self.echo if echo is None else echo:
             print(message, flush=True)
         if self.file:
             self.file.write(message + "\n")
@@ -77,17 +80,52 @@ class Logger:
 
 
 class TrainingDivergedError(ValueError):
-    """Every update of a tick was skipped for non-finite gradients: training cannot continue."""
+    """The networks stopped training (their updates are skipped as non-finite): the run cannot
+    continue."""
 
 
-def skipped_updates(means):
-    """(note for the tick line, all skipped) from a tick's means: the fraction of D and G updates
-    that the optimizers skipped for non-finite gradients (the original skips them silently)."""
-    skipped = {net: means.get(f"Train{net}/overflow_frequency", 0.0) for net in ("D", "G")}
+# Updates skipped for non-finite values, per network: the optimizers' and the Gs average's.
+SKIP_KEYS = {"D": "TrainD/overflow_frequency", "G": "TrainG/overflow_frequency",
+             "Gs": "TrainGs/overflow_frequency"}
+# A tick that ends with this many consecutive skipped updates of a network has diverged: in
+# float32 a non-finite update is not a rare overflow to ride out but weights that no longer train.
+DIVERGED_AFTER_SKIPS = 4
+
+
+def trailing_skips(pending, strategy):
+    """{network: consecutive skipped updates at the end of the steps `pending`} (TickStats)."""
+    runs = {}
+    for net, key in SKIP_KEYS.items():
+        flags = [sum(float(local.numpy()) for local in strategy.experimental_local_results(outputs[key]))
+                 for outputs in pending if key in outputs]
+        run = 0
+        for flag in reversed(flags):
+            if flag <= 0:
+                break
+            run += 1
+        runs[net] = run
+    return runs
+
+
+def skipped_updates(means, trailing=None):
+    """(note for the tick line, why the networks diverged or None) from a tick's means and
+    `trailing_skips`: the share of D, G and Gs updates skipped as non-finite (the original skips
+    them silently). A network has diverged when all of a tick's updates of it, or its last
+    DIVERGED_AFTER_SKIPS, were skipped."""
+    trailing = trailing or {}
+    skipped = {net: means[key] for net, key in SKIP_KEYS.items() if key in means}
     if not any(skipped.values()):
-        return "", False
-    note = " skipped " + " ".join(f"{net} {100 * fraction:.0f}%" for net, fraction in skipped.items())
-    return note, all(fraction >= 1.0 for fraction in skipped.values())
+        return "", None
+    note = " skipped " + " ".join(f"{net} {100 * fraction:.0f}%" for net, fraction in skipped.items()
+                                  if net != "Gs" or fraction)
+    every = [net for net, fraction in skipped.items() if fraction >= 1.0]
+    last = [net for net in skipped if net not in every and trailing.get(net, 0) >= DIVERGED_AFTER_SKIPS]
+    reasons = []
+    if every:
+        reasons.append(f"every {' and '.join(every)} update")
+    if last:
+        reasons.append(f"the last {DIVERGED_AFTER_SKIPS} or more {' and '.join(last)} updates")
+    return note, " and ".join(reasons) or None
 
 
 def peak_gpu_memory_gb():

@@ -105,6 +105,14 @@ def _merge_round_stats(round_stats):
     return merged
 
 
+def _skip_stats(overflow_name, skipped):
+    """An apply function's skip flags as step statistics: its optimizer's under `overflow_name`,
+    and Gs's (`TrainGs/overflow_frequency`) when it updated Gs too."""
+    if isinstance(skipped, tuple):
+        return {overflow_name: skipped[0], "TrainGs/overflow_frequency": skipped[1]}
+    return {overflow_name: skipped}
+
+
 def lazy_regularization_ratio(interval, lazy):
     """StyleGAN2's `mb_ratio = interval / (interval + 1)` of a lazily regularized optimizer
     (its learning rate is multiplied by it and its betas raised to it); 1 otherwise."""
@@ -286,13 +294,18 @@ class Trainer:
         return labels if self.label_size else None
 
     def _update_gs(self, beta):
+        """Gs <- lerp(G, Gs, beta), skipped as a whole if any new value would be non-finite;
+        returns 1.0 if skipped, else 0.0."""
         beta = tf.cast(beta, tf.float32)
+        updates = []
         for gs_var, g_var, trainable in self.Gs_pairs:
             g_value = tf.convert_to_tensor(g_var)
-            if trainable:
-                gs_var.assign(ops.lerp(g_value, tf.convert_to_tensor(gs_var), beta))
-            else:
-                gs_var.assign(g_value)
+            old = tf.convert_to_tensor(gs_var)
+            updates.append((gs_var, old, ops.lerp(g_value, old, beta) if trainable else g_value))
+        finite = optimizer.all_finite([new for _, _, new in updates])
+        for gs_var, old, new in updates:
+            gs_var.assign(tf.where(finite, new, old))
+        return 1.0 - tf.cast(finite, tf.float32)
 
     def _d_grads(self, lod_range, terms, rounds, reals, labels, lod, seed, slot):
         """D's gradients on one pass of `rounds` on one replica (`slot`, see `_replica_slice`).
@@ -384,8 +397,7 @@ class Trainer:
 
     def _d_apply(self, grads, lrate, gs_beta):
         overflow = self.D_opt.apply(grads, lrate)
-        self._update_gs(gs_beta)
-        return overflow
+        return overflow, self._update_gs(gs_beta)
 
     def _d_reg_apply(self, grads, lrate):
         return self.D_opt.apply(grads, lrate)  # one more step on the same Adam state
@@ -428,7 +440,7 @@ class Trainer:
         if self.num_replicas == 1 and len(round_args) == 1:
             def fused(*args):
                 grads, stats = grads_fn(*args[:len(round_args[0])])
-                stats[overflow_name] = apply_fn(grads, *args[len(round_args[0]):])
+                stats.update(_skip_stats(overflow_name, apply_fn(grads, *args[len(round_args[0]):])))
                 return stats
             return self._replica_function(key + ("step",), fused)(*round_args[0], *apply_args)
         total, round_stats = None, []
@@ -441,8 +453,8 @@ class Trainer:
         if self.num_replicas > 1:
             total = self._all_reduce_mean(total)
         stats = _merge_round_stats(round_stats)
-        stats[overflow_name] = self._replica_function(key[:1] + ("apply",), apply_fn)(
-            total, *apply_args)
+        stats.update(_skip_stats(overflow_name, self._replica_function(key[:1] + ("apply",), apply_fn)(
+            total, *apply_args)))
         return stats
 
     def _d_replica(self, lod_range, rounds, reals, labels, lod, lrate, gs_beta, seed):
