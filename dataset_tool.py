@@ -148,8 +148,10 @@ def _export_options():
     return writer.ExportOptions(overwrite=FLAGS.overwrite, num_workers=FLAGS.num_workers or None)
 
 
-def run_command(name, args):
-    """Runs one subcommand with its positional args and the parsed flags."""
+def check_command(name, args):
+    """Raises DatasetError unless `name` is a command taking `args` and the flags given are its own."""
+    if name not in COMMANDS:
+        raise writer.DatasetError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
     command = COMMANDS[name]
     if len(args) != len(command.arguments):
         expected = " ".join(f"<{argument}>" for argument in command.arguments)
@@ -158,6 +160,11 @@ def run_command(name, args):
     unused = [flag for flag in _ALL_COMMAND_FLAGS if FLAGS[flag].present and flag not in command.flags]
     if unused:
         raise writer.DatasetError(f"{name} does not use " + ", ".join(f"--{flag}" for flag in unused))
+
+
+def run_command(name, args):
+    """Runs one subcommand with its positional args and the parsed flags."""
+    check_command(name, args)
     if name in ("display", "extract", "compare", "info"):
         from stylegan_tf.dataset import inspect as dataset_inspect
         if name == "display":
@@ -195,10 +202,7 @@ _ALL_COMMAND_FLAGS = sorted({flag for command in COMMANDS.values() for flag in c
 
 @cli.user_errors_as_messages(takes_arguments=True, interrupted="Interrupted; nothing was written.")
 def main(argv):
-    name, args = argv[0], argv[1:]
-    if name not in COMMANDS:
-        raise writer.DatasetError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
-    run_command(name, args)
+    run_command(argv[0], argv[1:])
 
 
 def _interrupt(signum, frame):

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from stylegan_tf import cli, generation, images, precision, pretrained, xla  # noqa: E402
+from stylegan_tf import cli, generation, images, precision, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
@@ -47,8 +47,7 @@ flags.DEFINE_enum("precision", "fp32", list(precision.PRECISIONS),
                   "fp32 (exact), or bf16 / fp16 on the top --num_fp16_res resolutions (faster on GPUs "
                   "with bf16/fp16 units; images differ from fp32 by ~40 dB PSNR in bf16, ~55 dB in fp16).")
 flags.DEFINE_integer("num_fp16_res", precision.DEFAULT_NUM_FP16_RES, "Mixed precision: resolutions in low precision.")
-flags.DEFINE_enum("xla", "auto", list(xla.CHOICES), "Compile the synthesis with XLA: auto = on GPUs only "
-                  "(on CPUs plain tf.function is faster, see benchmarks/README.md), on, off.")
+cli.define_xla_flag(flags, "the synthesis")
 flags.DEFINE_string("projected_w", None, "Render a projection saved by projector.py "
                     "(projected_w.npz: its dlatents and noise) to <outdir>/projected.png instead of seeds.")
 

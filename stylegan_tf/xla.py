@@ -16,9 +16,9 @@ import functools
 import keras
 import tensorflow as tf
 
-from stylegan_tf import tracing
+from stylegan_tf import cli, tracing
 
-CHOICES = ("auto", "on", "off")
+CHOICES = cli.XLA_CHOICES
 _ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "on": "on", "off": "off",
             "auto": "auto"}
 

@@ -99,9 +99,16 @@ def test_paths_and_file_urls_resolve_in_place(tmp_path, monkeypatch):
         pretrained.resolve_network(tmp_path / "missing.pkl")
     with pytest.raises(ValueError, match="no such file"):
         pretrained.resolve_network((tmp_path / "missing.pkl").as_uri())
-    shutil.copy(NETWORK, tmp_path / "network-snapshot-000001.pkl")
-    with pytest.raises(ValueError, match="is a folder.*network-snapshot-000001.pkl"):
+    with pytest.raises(ValueError, match="is a folder without network snapshots.*karras2019stylegan-cats-256x256"):
         pretrained.resolve_network(tmp_path)
+    # A run directory: its latest snapshot (network-final.pkl once finished); all of them in order.
+    for name in ("network-snapshot-000012.pkl", "network-snapshot-000004.pkl"):
+        shutil.copy(NETWORK, tmp_path / name)
+    assert pretrained.resolve_network(tmp_path) == tmp_path / "network-snapshot-000012.pkl"
+    shutil.copy(NETWORK, tmp_path / "network-final.pkl")
+    assert pretrained.resolve_network(str(tmp_path)) == tmp_path / "network-final.pkl"
+    assert [path.name for path in pretrained.resolve_network_pkls(tmp_path)] == [
+        "network-snapshot-000004.pkl", "network-snapshot-000012.pkl", "network-final.pkl"]
     with pytest.raises(ValueError, match="Registered networks: ffhq-1024, celebahq-1024"):
         pretrained.resolve_network("ffhq-2048")
     with pytest.raises(ValueError, match="required"):

@@ -9,6 +9,7 @@ import PIL.Image
 import pytest
 
 from stylegan_tf import images as image_utils
+from stylegan_tf import pretrained
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import snapshots
 
@@ -165,19 +166,22 @@ def test_run_dirs_snapshots_and_state(tmp_path):
     assert snapshots.locate_run_dir(first, results) == first
     with pytest.raises(OSError):
         snapshots.locate_run_dir("7", results)
-    with pytest.raises(OSError):
-        snapshots.locate_network_pkl(second, results)
+    with pytest.raises(ValueError, match="without network snapshots"):
+        pretrained.resolve_network(second, result_dir=results)
     for kimg in (0, 4, 12, 8):
         path = os.path.join(second, snapshots.snapshot_name(kimg))
         open(path, "wb").close()
         snapshots.save_state(snapshots.state_path(path), {"a": np.arange(3)}, {"cur_nimg": kimg})
-    assert snapshots.locate_network_pkl("1", results).endswith("network-snapshot-000012.pkl")
+    assert pretrained.resolve_network("1", result_dir=results).name == "network-snapshot-000012.pkl"
     open(os.path.join(second, "network-final.pkl"), "wb").close()
     names = [os.path.basename(p) for p in snapshots.list_network_pkls(second)]
     assert names == ["network-snapshot-000000.pkl", "network-snapshot-000004.pkl",
                      "network-snapshot-000008.pkl", "network-snapshot-000012.pkl",
                      "network-final.pkl"]
-    assert snapshots.locate_network_pkl(second, results).endswith("network-final.pkl")
+    assert pretrained.resolve_network(second, result_dir=results).name == "network-final.pkl"
+    assert [path.name for path in pretrained.resolve_network_pkls("1", result_dir=results)] == names
+    with pytest.raises(ValueError, match="Cannot find a run directory .* looked up in"):
+        pretrained.resolve_network("7", result_dir=results)
     arrays, meta = snapshots.load_state(snapshots.state_path(
         os.path.join(second, "network-snapshot-000008.pkl")))
     assert meta == {"cur_nimg": 8} and np.array_equal(arrays["a"], np.arange(3))

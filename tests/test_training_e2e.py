@@ -196,7 +196,7 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
     args = ["--config=config-e", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
             f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
-            "--total_kimg=0.5", "--noxla",
+            "--total_kimg=0.5", "--xla=off",
             *fixtures.tiny_overrides(**{"sched.minibatch_base": 16, "sched.tick_kimg_base": 0.25,
                                         "network_snapshot_ticks": 1, "image_snapshot_ticks": 1})]
     first = fixtures.run_train(args, cwd=tmp_path, background=True)
@@ -265,5 +265,6 @@ def test_abort_txt_stops_and_the_process_exits_within_seconds(tmp_path, config):
     assert process.returncode == 0 and stopped_at, "".join(lines)[-3000:]
     assert exited_after < 20, f"exited {exited_after:.1f} s after 'Stopped (abort.txt).'"
     assert (run_dir / "network-final.pkl").is_file()
+    assert any(line.startswith("Strategy: OneDeviceStrategy with 1 replica(s) on /device:") for line in lines)
     # The tick that saw abort.txt ended the run (the file appears while tick 1 or 2 is checked).
     assert sum(line.startswith("tick ") for line in lines) <= 3 - (config == "demo")  # SG2 has tick 0

@@ -247,10 +247,11 @@ def test_regularization_steps_are_scaled_by_the_interval_and_share_adam():
         assert checked >= 5
     # The D regularization step is one more step of D's Adam (one state, one step counter).
     assert int(a.D_opt.steps.numpy()) == 2 and int(a.G_opt.steps.numpy()) == 1
-    # R1 is the lazy step's only term: no fake scores, and the main step has no penalty.
+    # R1 is the lazy step's only term: the reals' scores (as the release records them) but no fake
+    # scores, and the main step has no penalty.
     outputs = a.d_reg_step(reals, np.zeros([8, 0], np.float32), 0.0, 0.002)
     assert set(outputs) == {"Loss/D_reg", "Loss/gradient_penalty/sum", "Loss/gradient_penalty/count",
-                            "RegD/overflow_frequency"}
+                            "Loss/scores/real/sum", "Loss/scores/real/count", "RegD/overflow_frequency"}
     assert float(outputs["Loss/D_reg"]) == pytest.approx(
         16 * float(outputs["Loss/gradient_penalty/sum"]) / 8 * 10.0 * 0.5, rel=1e-5)
 
@@ -380,3 +381,65 @@ def test_snapshots_of_networks_with_list_kwargs_load_and_keep_them(tmp_path, ker
     latents = np.random.RandomState(0).randn(2, G.latent_size).astype(np.float32)
     np.testing.assert_array_equal(Gs(latents, None, randomize_noise=False).numpy(),
                                   t.Gs(latents, None, randomize_noise=False).numpy())
+
+
+def test_scores_series_are_the_releases():
+    """'Loss/scores/fake' is the D step's alone and 'Loss/scores/real' the D and R1 steps' (the
+    release's autosummaries), so tick means compare with the release's logs."""
+    t = _sg2_trainer()
+    g_out, reg_out = t.g_step(0.0, 0.002, 8), t.g_reg_step(0.0, 0.002, 8)
+    assert not [key for key in {**g_out, **reg_out} if key.startswith("Loss/scores")]
+    reals, labels = _reals(), np.zeros([8, 0], np.float32)
+    d_out = t.d_step(reals, labels, 0.0, 0.002, 8)
+    assert {"Loss/scores/real/sum", "Loss/scores/fake/sum"} <= set(d_out)
+    d_reg_out = t.d_reg_step(reals, labels, 0.0, 0.002)
+    assert float(d_reg_out["Loss/scores/real/count"]) == 8 and "Loss/scores/fake/sum" not in d_reg_out
+
+
+def test_dry_run_shows_the_effective_loss_and_regularization_arguments(tmp_path):
+    import json
+
+    import training_fixtures as fixtures
+    result = fixtures.run_train(["--config=config-f", "--dry_run"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    view = json.loads(result.stdout)
+    assert view["G_loss"] == {"func_name": "G_logistic_ns_pathreg", "kwargs": {}}  # what the preset sets
+    assert view["effective"]["G_loss"]["kwargs"] == {"pl_weight": 2.0, "pl_decay": 0.01, "pl_minibatch_shrink": 2}
+    assert view["effective"]["D_loss"]["kwargs"] == {"gamma": 10.0}
+    assert view["effective"]["G_regularization"] == "lazy: every 4 minibatches, scaled by 4"
+    assert view["effective"]["D_regularization"] == "lazy: every 16 minibatches, scaled by 16"
+    assert config_lib.from_dict(view) == config_lib.resolve_config("config-f")  # the view loads as a config
+    result = fixtures.run_train(["--config=config-b", "--set=D_loss.kwargs.r1_gamma=3", "--dry_run"], cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "D_logistic_r1 takes no argument r1_gamma (it takes gamma)" in result.stderr
+    view = json.loads(fixtures.run_train(["--config=config-b", "--dry_run"], cwd=tmp_path).stdout)
+    assert view["effective"]["D_regularization"] == "every minibatch, in the main step"
+    assert view["effective"]["G_regularization"] is None
+
+
+def test_xla_is_one_tri_state_flag(tmp_path):
+    import json
+
+    import training_fixtures as fixtures
+    for value, resolved in (("auto", "auto"), ("on", True), ("off", False)):
+        result = fixtures.run_train(["--config=demo", f"--xla={value}", "--dry_run"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout)["xla"] == resolved
+    result = fixtures.run_train(["--config=demo", "--noxla", "--dry_run"], cwd=tmp_path)
+    assert result.returncode == 1 and "Unknown command line flag 'noxla'" in result.stderr
+
+
+def test_devices_are_logged_and_a_missing_gpu_is_warned():
+    from stylegan_tf.training import distribute
+    description = distribute.describe_devices(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    if tf.config.list_physical_devices("GPU"):
+        assert description == "/device:CPU:0"
+        assert distribute.missing_gpu_warning("mirrored", 8) is None
+        return
+    assert description == "/device:CPU:0 (no GPU visible)"
+    warning = distribute.missing_gpu_warning("mirrored", 8)
+    assert "--strategy=mirrored and a config written for 8 GPUs" in warning
+    assert "pip install -r requirements-gpu.txt" in warning
+    assert "--strategy=multiworker" in distribute.missing_gpu_warning("multiworker", 1)
+    assert distribute.missing_gpu_warning("auto", 1) is None
+    assert distribute.missing_gpu_warning("one_device", 1) is None

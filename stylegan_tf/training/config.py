@@ -582,9 +582,14 @@ def _int_keys(mapping):
             for key, value in mapping.items()}
 
 
+EFFECTIVE_KEY = "effective"  # train.py --dry_run's view of the defaults that will run (not a field)
+
+
 def from_dict(data):
-    """Inverse of `to_dict` (accepts JSON-decoded dicts, whose int keys became strings)."""
+    """Inverse of `to_dict` (accepts JSON-decoded dicts, whose int keys became strings, and the
+    output of `train.py --dry_run`)."""
     data = copy.deepcopy(data)
+    data.pop(EFFECTIVE_KEY, None)
     nested = dict(dataset=DatasetConfig, G_opt=OptimizerConfig, D_opt=OptimizerConfig,
                   G_loss=LossConfig, D_loss=LossConfig, sched=ScheduleConfig, grid=GridConfig)
     known = {field.name for field in dataclasses.fields(TrainConfig)}

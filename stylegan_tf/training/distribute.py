@@ -43,6 +43,32 @@ def make_strategy(name="auto"):
     raise ValueError(f"strategy must be one of {', '.join(config_lib.STRATEGIES)}, got {name!r}.")
 
 
+def describe_devices(strategy):
+    """The devices the replicas run on, for the log: e.g. '/device:GPU:0, /device:GPU:1' or
+    '/device:CPU:0 (no GPU visible)'."""
+    devices = sorted({device[device.find("/device:"):] if "/device:" in device else device
+                      for device in strategy.extended.worker_devices})
+    note = "" if tf.config.list_physical_devices("GPU") else " (no GPU visible)"
+    return ", ".join(devices) + note
+
+
+def missing_gpu_warning(strategy_choice, num_gpus):
+    """A warning when the run asks for GPUs (`--strategy=mirrored|multiworker`, or a preset written
+    for several GPUs) but TensorFlow sees none, else None: a plain `pip install tensorflow` has no
+    CUDA libraries and trains on the CPU without a word."""
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    asked = [f"--strategy={strategy_choice}"] if strategy_choice in ("mirrored", "multiworker") else []
+    if num_gpus > 1:
+        asked.append(f"a config written for {num_gpus} GPUs")
+    if not asked:
+        return None
+    return (f"the run asks for GPUs ({' and '.join(asked)}) but TensorFlow sees none, so it trains on "
+            "the CPU. For "
+            "NVIDIA GPUs install TensorFlow with its CUDA libraries: pip install -r requirements-gpu.txt "
+            "(README, Quick start).")
+
+
 def strategy_name(strategy):
     """The public class name of a strategy (MultiWorkerMirroredStrategy's class has another)."""
     names = ((tf.distribute.MultiWorkerMirroredStrategy, "MultiWorkerMirroredStrategy"),

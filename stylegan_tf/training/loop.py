@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from stylegan_tf import cli, fileio, images, network_limits, xla
+from stylegan_tf import cli, fileio, images, network_limits, pretrained, xla
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import distribute, resume, schedule, snapshots, summaries
 from stylegan_tf.training.stats import Logger, TickStats, TrainingDivergedError, peak_gpu_memory_gb, skipped_updates
@@ -68,7 +68,8 @@ def training_loop(config, strategy=None, echo=True):
     try:
         log("Loading dataset...")
         training_set = _open_dataset(config, log)
-        resume_pkl = (snapshots.locate_network_pkl(config.resume, config.result_dir)
+        # Any --network value: a snapshot, run directory, run id, registered name or URL.
+        resume_pkl = (str(pretrained.resolve_network(config.resume, result_dir=config.result_dir))
                       if config.resume else None)
         # Read (and so validate) the networks to resume before anything is written.
         resume_inputs = resume.read_resume(resume_pkl, config, log) if resume_pkl else None
@@ -79,8 +80,12 @@ def training_loop(config, strategy=None, echo=True):
         for what, kwargs in (("G_args", config.G_args), ("D_args", config.D_args)):
             network_limits.check_network_kwargs({**kwargs, **dataset_kwargs}, f"{what} with the dataset's")
         num_replicas = strategy.num_replicas_in_sync
-        log(f"Strategy: {distribute.strategy_name(strategy)} with {num_replicas} replica(s); "
-            f"steps: {xla.describe(config.xla)}, precision {config.precision}")
+        log(f"Strategy: {distribute.strategy_name(strategy)} with {num_replicas} replica(s) on "
+            f"{distribute.describe_devices(strategy)}; steps: {xla.describe(config.xla)}, precision "
+            f"{config.precision}")
+        warning = distribute.missing_gpu_warning(config.strategy, config.num_gpus)
+        if warning:
+            log(f"Warning: {warning}")
         if num_replicas != config.num_gpus:
             log(f"Note: the config's minibatch tables are written for {config.num_gpus} GPU(s); "
                 f"the schedule splits them over {num_replicas} replica(s).")

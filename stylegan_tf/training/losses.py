@@ -15,6 +15,8 @@ Example:
     tf.reduce_mean(loss)   # what the D optimizer minimizes
 """
 
+import inspect
+
 import numpy as np
 import tensorflow as tf
 
@@ -243,9 +245,10 @@ def D_logistic_simplegp(G, D, latents, reals, labels, r1_gamma=10.0, r2_gamma=0.
 
 def G_logistic_ns(G, D, latents, labels):
     """StyleGAN2's `G_logistic_ns`: `softplus(-D(G(z)))` (the same as StyleGAN's non-saturating
-    loss). Returns (loss [N, 1], series with 'Loss/scores/fake')."""
+    loss). Returns (loss [N, 1], {}): the release records no scores in G's step, so that its
+    'Loss/scores/fake' series is the D step's alone."""
     fake_scores = tf.cast(D(_generate(G, latents, labels), labels), tf.float32)
-    return tf.nn.softplus(-fake_scores), {"Loss/scores/fake": fake_scores}
+    return tf.nn.softplus(-fake_scores), {}
 
 
 def D_logistic_r1_loss(G, D, latents, reals, labels, fakes=None):
@@ -260,10 +263,11 @@ def D_logistic_r1_loss(G, D, latents, reals, labels, fakes=None):
 
 def r1_regularizer(D, reals, labels, gamma=10.0):
     """The regularizer of `D_logistic_r1`: `(gamma / 2) * |d sum(D(reals)) / d reals|^2` per sample
-    [N]. Returns (reg, series with 'Loss/gradient_penalty' [N])."""
-    _, real_grads = _scores_and_input_grads(D, reals, labels)
+    [N]. Returns (reg, series with 'Loss/gradient_penalty' [N] and 'Loss/scores/real', which the
+    release's lazy R1 step records too: its penalty is computed from the summarized scores)."""
+    real_scores, real_grads = _scores_and_input_grads(D, reals, labels)
     penalty = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3])
-    return penalty * (gamma * 0.5), {"Loss/gradient_penalty": penalty}
+    return penalty * (gamma * 0.5), {"Loss/gradient_penalty": penalty, "Loss/scores/real": real_scores}
 
 
 def path_length_regularizer(G, pl_latents, labels, pl_noise, pl_mean, pl_decay=0.01, pl_weight=2.0):
@@ -313,3 +317,30 @@ PATH_LENGTH_LOSSES = frozenset({"G_logistic_ns_pathreg"})  # path_length_regular
 R1_LOSSES = frozenset({"D_logistic_r1"})  # r1_regularizer
 # Losses that take a stateless `seed` for their own randomness.
 SEEDED_LOSSES = frozenset({"D_wgan_gp", "D_hinge_gp"})
+PL_MINIBATCH_SHRINK = 2  # the release's default: the path-length batch is the pass's // 2
+_NOT_KEYWORDS = {"G", "D", "latents", "reals", "labels", "seed", "fakes", "pl_latents", "pl_noise", "pl_mean"}
+
+
+def effective_loss_kwargs(func_name, kwargs):
+    """Every keyword argument a loss runs with: `kwargs` over its defaults (for StyleGAN2's
+    regularized losses, the regularizer's, whose arguments they all are).
+
+    Raises:
+        ValueError: an unknown loss, or a keyword it does not take.
+    """
+    if func_name in PATH_LENGTH_LOSSES:
+        function, extra = path_length_regularizer, {"pl_minibatch_shrink": PL_MINIBATCH_SHRINK}
+    elif func_name in R1_LOSSES:
+        function, extra = r1_regularizer, {}
+    elif func_name in G_LOSSES or func_name in D_LOSSES:
+        function, extra = G_LOSSES.get(func_name) or D_LOSSES[func_name], {}
+    else:
+        raise ValueError(f"unknown loss {func_name!r}.")
+    defaults = {name: parameter.default for name, parameter in inspect.signature(function).parameters.items()
+                if parameter.default is not inspect.Parameter.empty and name not in _NOT_KEYWORDS}
+    defaults.update(extra)
+    unknown = sorted(set(kwargs) - set(defaults))
+    if unknown:
+        raise ValueError(f"{func_name} takes no argument {', '.join(unknown)} (it takes "
+                         f"{', '.join(sorted(defaults)) or 'none'}).")
+    return {**defaults, **kwargs}

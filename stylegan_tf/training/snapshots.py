@@ -65,24 +65,6 @@ def list_network_pkls(run_dir, include_final=True):
     return pkls + (finals if include_final else [])
 
 
-def locate_network_pkl(resume, result_dir):
-    """The pickle to resume from: a .pkl path, or the latest snapshot of a run dir / run id.
-
-    Raises:
-        OSError: no such file, directory or snapshot.
-    """
-    text = str(resume)
-    if os.path.isfile(text):
-        return text
-    if text.endswith(".pkl"):
-        raise OSError(f"Network pickle {text!r} does not exist.")
-    run_dir = locate_run_dir(text, result_dir)
-    pkls = list_network_pkls(run_dir)
-    if not pkls:
-        raise OSError(f"Run directory {run_dir!r} has no network snapshots (network-*.pkl).")
-    return pkls[-1]
-
-
 def snapshot_name(kimg):
     return f"network-snapshot-{int(kimg):06d}.pkl"
 
