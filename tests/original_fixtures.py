@@ -29,6 +29,25 @@ def gradient_tolerance(name):
     return NOISE_GRADIENT_TOLERANCE if re.fullmatch(r"G_synthesis/noise\d+", name) else GRADIENT_TOLERANCE
 
 
+def check_gradient(name, ours, original, exact, where=""):
+    """Asserts parity of one gradient with the original's: within `gradient_tolerance(name)`, or, for
+    a noise buffer, at least as close (+ GRADIENT_TOLERANCE) as the original's to `exact()`, the
+    float64 evaluation (see test_parity.test_gradients for why). Returns the note of a buffer that
+    passed the second way, else None. `where` prefixes the messages (e.g. the gradient group)."""
+    error = gradient_error(ours, original)
+    tolerance = gradient_tolerance(name)
+    if error <= tolerance:
+        return None
+    assert tolerance == NOISE_GRADIENT_TOLERANCE, f"{where}{name}: relative error {error:.2e}"
+    reference = exact()
+    ours_error, original_error = gradient_error(ours, reference), gradient_error(original, reference)
+    assert ours_error <= original_error + GRADIENT_TOLERANCE, (
+        f"{where}{name}: relative error {error:.2e}, and ours is farther from the float64 gradient ({ours_error:.2e}) "
+        f"than the original's ({original_error:.2e})")
+    return (f"{where}{name}: ours - original {error:.2e}; from float64: ours {ours_error:.2e}, "
+            f"original {original_error:.2e}")
+
+
 def all_fixture_dirs():
     """Every network fixture: both releases' shared directories plus $STYLEGAN_FIXTURES (each is
     dispatched on its meta.json, so StyleGAN and StyleGAN2 fixtures can be mixed there)."""
@@ -109,13 +128,21 @@ def gradient_error(ours, original):
     return relative_error(ours, original, lambda ref: max(float(np.max(np.abs(ref))), 1e-6))
 
 
-def compute_gradients(fixture, group):
-    """Our gradients for a recorded group, as {original name or input: array in NCHW layout}."""
+@functools.lru_cache(maxsize=None)
+def float64_networks(fixture):
+    """(G, D) of a fixture cloned in float64: the reference the float32 gradients are measured against."""
+    G, D, _ = fixture.networks
+    return G.clone(dtype="float64"), D.clone(dtype="float64")
+
+
+def compute_gradients(fixture, group, dtype="float32"):
+    """Our gradients for a recorded group, as {original name or input: array in NCHW layout};
+    with dtype 'float64', those of the fixture's networks evaluated in float64."""
     match = GRADIENT_GROUP.fullmatch(group)
     if match is None:
         raise ValueError(f"unrecognised gradient group {group}")
     kind, batch, lod = match.group(1), match.group(2), float(match.group(3))
-    G, D, _ = fixture.networks
+    G, D = float64_networks(fixture) if dtype == "float64" else fixture.networks[:2]
     net = G if kind == "G" else D
     variables = legacy.original_variables(net)
     set_lod(net, lod)
@@ -124,20 +151,20 @@ def compute_gradients(fixture, group):
     try:
         if kind == "G":
             count = fixture.meta["n_g"]
-            inputs = tf.constant(fixture.arrays["latents"][:count])
-            weights = nchw_to_nhwc(fixture.arrays["R"])
+            inputs = tf.constant(fixture.arrays["latents"][:count], dtype)
+            weights = tf.constant(nchw_to_nhwc(fixture.arrays["R"]), dtype)
             with tf.GradientTape() as tape:
                 tape.watch([inputs] + watched)
-                images = G(inputs, fixture.labels[:count], is_training=True,
+                images = G(inputs, tf.constant(fixture.labels[:count], dtype), is_training=True,
                            style_mixing_prob=None, dlatent_avg_beta=None, randomize_noise=False)
                 loss = tf.reduce_sum(images * weights)
             input_name = "latents_in"
         else:
             count = int(batch)
-            inputs = tf.constant(nchw_to_nhwc(fixture.arrays["D_images_in"][:count]))
+            inputs = tf.constant(nchw_to_nhwc(fixture.arrays["D_images_in"][:count]), dtype)
             with tf.GradientTape() as tape:
                 tape.watch([inputs] + watched)
-                loss = tf.reduce_sum(D(inputs, fixture.labels[:count]))
+                loss = tf.reduce_sum(D(inputs, tf.constant(fixture.labels[:count], dtype)))
             input_name = "images_in"
         names = list(variables)
         grads = tape.gradient(loss, [variables[name].value for name in names] + [inputs])
@@ -145,7 +172,7 @@ def compute_gradients(fixture, group):
         set_lod(net, 0.0)
     result = {}
     for name, grad in zip(names, grads[:-1]):
-        value = np.zeros(variables[name].shape, np.float32) if grad is None else grad.numpy()
+        value = np.zeros(variables[name].shape, dtype) if grad is None else grad.numpy()
         result[name] = legacy.to_original_layout(name, value)
     input_grad = grads[-1].numpy()
     result[input_name] = np.transpose(input_grad, [0, 3, 1, 2]) if kind == "D" else input_grad

@@ -10,6 +10,8 @@ pre-activation within rounding of 0 takes slope 1 in one computation and 0.2 in 
 checked to have no such element.
 """
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -159,3 +161,32 @@ def test_float64_clone_is_the_same_network():
     images64 = G64(latents, labels, truncation_psi=0.5, randomize_noise=False)
     assert images32.dtype == tf.float32 and images64.dtype == tf.float64
     assert 0 < np.max(np.abs(images64.numpy() - images32.numpy())) <= 1e-4
+
+
+# Grayscale, conditional, 32 feature maps at 64x64: the kind of network whose noise-buffer gradient
+# a held-out fixture found 6.5e-3 from the original's. Measured float32 against float64 over seeds
+# 0-5 (worst noise buffer, pre-activation sign flips): 1.9e-2 (16 flips), 3.0e-6 (0), 3.0e-3 (1),
+# 9.3e-3 (1), 2.2e-2 (4), 9.2e-4 (1); without a flip every gradient agrees to 9e-5.
+SMALL_64 = dict(num_channels=1, resolution=64, label_size=10, fmap_base=512, fmap_max=32, latent_size=32,
+                dlatent_size=32)
+
+
+@pytest.mark.parametrize("seed, flips, worst_noise", [(1, 0, None), (2, 1, 3.0e-3)])
+def test_noise_buffer_gradients_of_a_small_64px_network_deviate_only_at_the_kink(seed, flips, worst_noise,
+                                                                                 monkeypatch):
+    """Settles the noise-buffer tolerance of the parity test with numbers (test_parity.test_gradients):
+    float32 is exact to 1e-4 here unless a pre-activation rounds across 0, and then a noise buffer's
+    gradient moves by the 1e-3 to 1e-2 a held-out fixture showed, in any float32 computation."""
+    keras.utils.set_random_seed(seed)
+    rng = np.random.RandomState(seed + 100)
+    G = randomized(networks.Generator(**SMALL_64, mapping_fmaps=32), rng)
+    latents, labels = rng.randn(BATCH, 32), np.eye(10)[rng.randint(0, 10, BATCH)]
+    errors, sign_flips = compare_with_float64(G, latents, labels, rng.randn(BATCH, 64, 64, 1), generator_images,
+                                              monkeypatch)
+    noise = [(error, name) for error, name in errors if re.fullmatch(r"G_synthesis/noise\d+", name)]
+    print(f"seed {seed}: {sign_flips} sign flip(s); worst noise buffer {noise[0]}; worst {errors[0]}")
+    assert sign_flips == flips and len(noise) == 10  # two per resolution, 4x4 to 64x64
+    if worst_noise is None:
+        assert errors[0][0] <= TOLERANCE
+    else:
+        assert noise[0][0] == pytest.approx(worst_noise, rel=0.2)

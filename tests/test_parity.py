@@ -12,9 +12,8 @@ from stylegan_tf import legacy, ops
 from original_fixtures import (
     OUTPUT_TOLERANCE,
     all_fixture_dirs,
+    check_gradient,
     compute_gradients,
-    gradient_error,
-    gradient_tolerance,
     load_fixture,
     nchw_to_nhwc,
     output_error,
@@ -140,14 +139,45 @@ def test_discriminator_at_every_lod_and_batch(fixture, structure):
 
 
 def test_gradients(fixture):
+    """Every recorded gradient within its tolerance of the original's; a noise buffer's beyond it
+    only where ours is at least as close as the original's to the float64 gradient.
+
+    Why noise buffers: their gradients sum few channels per pixel, and a leaky-ReLU pre-activation
+    within float32 rounding of 0 takes slope 1 in one float32 computation and 0.2 in another. On
+    small grayscale conditional networks at 64x64 (test_gradient_precision) one such element moves a
+    noise buffer's gradient by 3e-3 to 2.2e-2 of its size, and the shared rgb32 fixture's own
+    float32 gradients lie 6.0e-3 (noise2) and 1.9e-2 (G_mapping/Dense5/weight) from float64 while
+    ours lie within 1.5e-6 of them: both float32 computations are equally far from the exact value.
+    So a noise buffer that differs from the original's by more than NOISE_GRADIENT_TOLERANCE passes
+    only if ours is no farther from the float64 evaluation than the original's (+ GRADIENT_TOLERANCE)."""
     groups = fixture.gradient_groups()
     assert groups
     for group in groups:
         expected = fixture.gradient_arrays(group)
         ours = compute_gradients(fixture, group)
+        exact = {}
+
+        def exact_gradient(name):
+            if not exact:
+                exact.update(compute_gradients(fixture, group, "float64"))
+            return exact[name]
         for name, reference in expected.items():
             if name == "lod" or name.endswith("/lod"):
                 continue  # structure-dependent at integer lods (see the fixture README)
             assert name in ours, f"{group}: no gradient for {name}"
-            error = gradient_error(ours[name], reference)
-            assert error <= gradient_tolerance(name), f"{group}/{name}: relative error {error:.2e}"
+            note = check_gradient(name, ours[name], reference, lambda: exact_gradient(name), where=f"{group}/")
+            if note:
+                print(f"{fixture.name} {note}")
+
+
+def test_noise_buffer_parity_rests_on_the_float64_gradient():
+    exact = np.random.RandomState(0).randn(1, 1, 16, 16)
+    flipped = exact.copy()
+    flipped[0, 0, 3, 5] += 0.02 * np.abs(exact).max()  # one pixel's slope on the other side of the kink
+    name = "G_synthesis/noise7"
+    assert check_gradient(name, exact + 1e-7, exact, lambda: exact) is None
+    assert "from float64: ours 0.00e+00" in check_gradient(name, exact, flipped, lambda: exact)  # the original flipped
+    with pytest.raises(AssertionError, match="ours is farther from the float64 gradient"):
+        check_gradient(name, flipped, exact, lambda: exact)  # ours flipped
+    with pytest.raises(AssertionError, match="relative error 2.00e-02"):
+        check_gradient("G_synthesis/4x4/Conv/weight", flipped, exact, lambda: exact)
