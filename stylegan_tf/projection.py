@@ -24,6 +24,7 @@ import PIL.Image
 import tensorflow as tf
 from tqdm import tqdm
 
+from stylegan_tf import npz
 from stylegan_tf.metrics import evaluation, feature_networks
 from stylegan_tf.training import optimizer
 
@@ -227,13 +228,32 @@ def save_projection(path, result):
 
 
 def load_projection(path):
-    """(dlatents, noise list) of a `projected_w.npz`; ValueError naming the file if unreadable."""
+    """(dlatents, noise list) of a `projected_w.npz`; ValueError naming the file if unreadable or
+    not finite (NaN dlatents would render a blank image)."""
+    data = npz.load(path, "projection file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            count = sum(1 for name in data.files if name.startswith("noise"))
-            return data["dlatents"], [data[f"noise{index}"] for index in range(count)]
-    except (OSError, ValueError, KeyError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable projection file ({error})") from None
+        count = sum(1 for name in data if name.startswith("noise"))
+        dlatents, noise = data["dlatents"], [data[f"noise{index}"] for index in range(count)]
+    except KeyError as error:
+        raise ValueError(f"{path}: not a readable projection file (no {error})") from None
+    for name, value in [("dlatents", dlatents)] + [(f"noise{i}", value) for i, value in enumerate(noise)]:
+        if value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
+            raise ValueError(f"{path}: {name} holds non-finite or non-numeric values")
+    return dlatents, noise
+
+
+def unique_target_names(targets):
+    """[(name, image)] with distinct names, the output folders: a repeated file stem (a/face.png,
+    b/face.png) gets -2, -3, ... so that no projection overwrites another's."""
+    seen, named = {}, []
+    for name, image in targets:
+        count = seen[name] = seen.get(name, 0) + 1
+        while count > 1 and f"{name}-{count}" in seen:
+            count += 1
+        unique = name if count == 1 else f"{name}-{count}"
+        seen.setdefault(unique, 1)
+        named.append((unique, image))
+    return named
 
 
 def load_target_image(path, resolution, num_channels):
@@ -247,6 +267,10 @@ def load_target_image(path, resolution, num_channels):
     try:
         with PIL.Image.open(path) as image:
             image.load()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+                # 16-bit grayscale: PIL's convert() clips it to 255 (an almost white image); scale instead.
+                image = PIL.Image.fromarray(np.round(np.asarray(image, np.float64) / 257.0).clip(0, 255)
+                                            .astype(np.uint8))
             image = image.convert("RGB" if num_channels == 3 else "L")
     except (OSError, ValueError, PIL.Image.DecompressionBombError) as error:
         raise ValueError(f"{path}: cannot read the target image ({error})") from None

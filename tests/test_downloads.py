@@ -123,3 +123,57 @@ def test_registry_agrees_with_the_metric_fixture():
         weight_file = downloads.REGISTRY[name]
         assert weights[weight_file.filename] == weight_file.sha256
         assert meta["packages"][weight_file.distribution] == weight_file.distribution_sha256
+
+
+class _CutTransfer:
+    """A server on 127.0.0.1 whose responses stop halfway: a declared Content-Length, or a chunked
+    body without its last chunk. Serves `requests` connections, then stops."""
+
+    def __init__(self, chunked, requests=1):
+        import http.server
+        import threading
+        cut = PAYLOAD[:len(PAYLOAD) // 2]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                self.send_response(200)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(b"%x\r\n" % len(PAYLOAD) + cut)  # the chunk is cut short
+                else:
+                    self.send_header("Content-Length", str(len(PAYLOAD)))
+                    self.end_headers()
+                    self.wfile.write(cut)
+                self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.server.timeout = 10
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/weights.bin"
+        self.thread = threading.Thread(target=lambda: [self.server.handle_request() for _ in range(requests)],
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.thread.join(timeout=20)
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_transfer_cut_short_is_never_cached(tmp_path, chunked):
+    server = _CutTransfer(chunked)
+    weight_file = downloads.WeightFile(name="cut", filename="weights.bin", sha256=None, size=None, url=server.url,
+                                       description="test weights")  # nothing to verify against but the transfer
+    try:
+        with pytest.raises(downloads.WeightFileError, match="could not download .*nothing was cached"):
+            downloads.fetch(weight_file, root=tmp_path / "cache")
+    finally:
+        server.close()
+    folder = downloads.cache_path(weight_file, tmp_path / "cache").parent
+    assert not folder.exists() or not list(folder.iterdir())  # no entry, no temporary file

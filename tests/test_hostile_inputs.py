@@ -1,6 +1,7 @@
 """Hostile and broken inputs: every loader refuses them with a one-line error, runs nothing from
 them, and stays within bounded time and memory. The crafted files are made here, in the test."""
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -443,3 +444,75 @@ def test_interrupted_snapshot_writes_are_removed_on_resume(tmp_path):
     messages = []
     resume.read_networks(str(pkl), messages.append)
     assert not leftover.exists() and any("interrupted snapshot" in message for message in messages)
+
+
+# ---- projections and .npz files ------------------------------------------------------------------
+
+
+def test_projection_targets_of_one_name_keep_separate_folders():
+    from stylegan_tf import projection
+    names = [name for name, _ in projection.unique_target_names(
+        [("face", 1), ("face", 2), ("face-2", 3), ("other", 4), ("face", 5)])]
+    assert names == ["face", "face-2", "face-2-2", "other", "face-3"] and len(set(names)) == len(names)
+
+
+def test_sixteen_bit_targets_are_scaled_not_clipped(tmp_path):
+    import PIL.Image
+
+    from stylegan_tf import projection
+    values = np.full([8, 8], 32768, np.uint16)
+    values[0, 0] = 65535
+    PIL.Image.fromarray(values).save(tmp_path / "gray16.png")
+    with PIL.Image.open(tmp_path / "gray16.png") as image:
+        assert image.mode.startswith("I")  # PIL's 16-bit grayscale
+    for channels in (1, 3):
+        image, _ = projection.load_target_image(tmp_path / "gray16.png", 8, channels)
+        assert image.shape == (8, 8, channels)
+        assert abs(float(image[4, 4, 0])) < 0.01 and image[0, 0, 0] == 1.0  # mid-grey, not white
+
+
+def test_non_finite_or_oversized_projections_are_refused(tmp_path):
+    from stylegan_tf import projection
+    np.savez(tmp_path / "nan.npz", dlatents=np.full([1, 8, 4], np.nan, np.float32), noise0=np.zeros([1, 4, 4, 1]))
+    with pytest.raises(ValueError, match="nan.npz: dlatents holds non-finite"):
+        projection.load_projection(tmp_path / "nan.npz")
+    # A member whose header declares 2**40 rows in a few bytes: refused before NumPy allocates.
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2 ** 40, 8)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("dlatents.npy", np.lib.format.MAGIC_PREFIX + b"\x01\x00" + header.getvalue()[8:] + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"huge.npz: not a readable projection file \(dlatents.npy declares"):
+        projection.load_projection(tmp_path / "huge.npz")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(tmp_path / "objects.npz", "w") as archive:
+        archive.write(tmp_path / "objects.npy", "dlatents.npy")
+    with pytest.raises(ValueError, match="holds Python objects") as error:
+        projection.load_projection(tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(error.value)
+
+
+def test_state_files_with_a_list_header_or_huge_arrays_are_named(tmp_path):
+    bad = tmp_path / "network-snapshot-000001-state.npz"
+    np.savez(bad, __meta__=np.asarray(json.dumps([1, 2])), a=np.zeros(3))
+    with pytest.raises(ValueError, match="state.npz.*--resume_without_state"):
+        resume.read_training_state(str(bad))
+    with pytest.raises(ValueError, match="header is a list"):
+        snapshots.load_state(str(bad))
+
+
+def test_a_two_channel_dataset_is_refused_before_a_run_directory_exists(tmp_path):
+    import tensorflow as tf
+
+    from stylegan_tf.dataset import tfrecord_format
+    folder = tmp_path / "datasets" / "two"  # our writer refuses 2 channels; other tools may not
+    folder.mkdir(parents=True)
+    image = np.random.RandomState(0).randint(0, 256, [2, 8, 8]).astype(np.uint8)
+    for level in tfrecord_format.mip_levels(image):
+        with tf.io.TFRecordWriter(str(folder / f"two-r{int(np.log2(level.shape[1])):02d}.tfrecords")) as records:
+            for _ in range(4):
+                records.write(tfrecord_format.serialize_example(level))
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
+         "--dataset=two", f"--result_dir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
+    assert_clean_refusal(returncode, lines, stderr, expect="holds 2-channel images; training takes grayscale")
+    assert not (tmp_path / "results").exists()

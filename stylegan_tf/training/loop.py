@@ -30,9 +30,13 @@ def _open_dataset(config, log):
     if not os.path.isdir(path):
         raise ValueError(f'Dataset directory "{path}" does not exist (set --data_dir/--dataset; '
                          "create one with dataset_tool.py).")
-    return dataset_lib.TFRecordDataset(path, resolution=config.dataset.resolution,
-                                       label_file=config.dataset.label_file,
-                                       max_label_size=config.dataset.max_label_size)
+    training_set = dataset_lib.TFRecordDataset(path, resolution=config.dataset.resolution,
+                                               label_file=config.dataset.label_file,
+                                               max_label_size=config.dataset.max_label_size)
+    if training_set.num_channels not in (1, 3):  # checked before a run directory exists
+        raise ValueError(f'Dataset "{path}" holds {training_set.num_channels}-channel images; training '
+                         "takes grayscale (1) or RGB (3) images, as the snapshot grids and metrics do.")
+    return training_set
 
 
 def _create_run_dir(config, log):

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from stylegan_tf import fileio
+from stylegan_tf import fileio, npz
 
 RUN_DIR_RE = re.compile(r"^(\d+)-")
 SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.pkl$")
@@ -95,11 +95,12 @@ def load_state(path):
     Raises:
         OSError / ValueError: unreadable or not a state file.
     """
-    with np.load(path, allow_pickle=False) as data:
-        if _META_KEY not in data.files:
-            raise ValueError(f"{path} is not a training-state file (no {_META_KEY}).")
-        meta = json.loads(str(data[_META_KEY]))
-        arrays = {name: data[name] for name in data.files if name != _META_KEY}
+    arrays = npz.load(path, "training-state file")
+    if _META_KEY not in arrays:
+        raise ValueError(f"{path} is not a training-state file (no {_META_KEY}).")
+    meta = json.loads(str(arrays.pop(_META_KEY)))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the training-state header is a {type(meta).__name__}, not a dict.")
     return arrays, meta
 
 
