@@ -42,8 +42,7 @@ def _figure_jobs():
     if unknown:
         raise ValueError(f"unknown figure(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(figures.FIGURE_FILES)}.")
-    if FLAGS.size is not None and FLAGS.size < 1:
-        raise ValueError(f"--size must be >= 1, got {FLAGS.size}.")
+    figures.cell_scale(FLAGS.size, 1)  # the cell width's range, checked before anything is generated
     if FLAGS.network is None:
         return [(name, kind, network, network)
                 for name, kind, network in figures.ORIGINAL_FIGURES if kind in FLAGS.figures]

@@ -52,11 +52,11 @@ def main():
     if len(row_styles) == 1:
         row_styles = row_styles * len(row_seeds)
     labels = cli.make_labels(Gs.label_size, FLAGS.labels, 1)
+    scale = figures.cell_scale(FLAGS.size, Gs.resolution)  # checked before anything is generated
     gen = generation.ImageGenerator(Gs, progress=True)
     canvas, cells, _ = figures.style_mixing_grid(
         gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
         labels)
-    scale = figures.cell_scale(FLAGS.size, Gs.resolution)
     outdir = pathlib.Path(FLAGS.outdir)
     path = images.save_png(outdir / "style-mixing.png",
                            figures.scale_canvas(canvas, scale))

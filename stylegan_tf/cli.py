@@ -85,6 +85,7 @@ def define_xla_flag(flags_module, compiles, default="auto"):
 # Values users type.
 
 _MAX_SEED = 2**32 - 1  # RandomState's limit
+MAX_SEEDS = 1_000_000  # per command: the list alone would exhaust memory long before 0-999999999 ran
 
 
 # The paper's style groups by resolution (Figure 3): coarse 4^2-8^2, middle 16^2-32^2, fine 64^2+.
@@ -104,6 +105,9 @@ def parse_seeds(text):
             raise ValueError(f"seed range {part!r} runs backwards.")
         if last > _MAX_SEED:
             raise ValueError(f"seeds must be at most {_MAX_SEED}, got {last}.")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise ValueError(f"--seeds={text} names more than {MAX_SEEDS:,} seeds (cli.MAX_SEEDS); split the "
+                             "work into several runs.")
         seeds.extend(range(first, last + 1))
     return seeds
 

@@ -33,12 +33,16 @@ def scale_canvas(canvas, scale):
     return canvas.resize(size, resample)
 
 
+MAX_CELL_WIDTH = 4096  # pixels; a grid of 100,000-pixel cells would need terabytes
+
+
 def cell_scale(cell_width, native_width):
     """Scale factor that makes a native cell `cell_width` pixels wide (None = 1)."""
     if cell_width is None:
         return 1
-    if cell_width < 1:
-        raise ValueError(f"the cell width must be >= 1 pixel, got {cell_width}.")
+    if not 1 <= cell_width <= MAX_CELL_WIDTH:
+        raise ValueError(f"the cell width (--size) must be 1 to {MAX_CELL_WIDTH} pixels "
+                         f"(figures.MAX_CELL_WIDTH), got {cell_width}.")
     return cell_width / native_width
 
 

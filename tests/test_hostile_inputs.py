@@ -516,3 +516,18 @@ def test_a_two_channel_dataset_is_refused_before_a_run_directory_exists(tmp_path
          "--dataset=two", f"--result_dir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
     assert_clean_refusal(returncode, lines, stderr, expect="holds 2-channel images; training takes grayscale")
     assert not (tmp_path / "results").exists()
+
+
+def test_seed_ranges_and_cell_sizes_are_capped_before_allocating(tmp_path):
+    from stylegan_tf import cli, figures
+    with pytest.raises(ValueError, match="--seeds=0-999999999 names more than 1,000,000 seeds"):
+        cli.parse_seeds("0-999999999")
+    with pytest.raises(ValueError, match="names more than"):
+        cli.parse_seeds("0-600000,0-600000")
+    assert len(cli.parse_seeds("0-999999")) == cli.MAX_SEEDS
+    with pytest.raises(ValueError, match="cell width .* 1 to 4096 pixels"):
+        figures.cell_scale(100000, 256)
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "style_mixing.py"), f"--network={FIXTURE}", "--size=100000",
+         f"--outdir={tmp_path}"], tmp_path)
+    assert_clean_refusal(returncode, lines, stderr, expect="cell width")
