@@ -420,7 +420,7 @@ def test_truncated_state_file_names_itself_and_the_way_round(tmp_path):
     snapshots.save_state(str(state_file), {"a": np.arange(1000)}, {"version": resume.STATE_VERSION})
     state_file.write_bytes(state_file.read_bytes()[:200])
     with pytest.raises(ValueError, match=r"network-snapshot-000010-state\.npz.*--resume_without_state"):
-        resume._load_training_state(None, str(state_file))
+        resume.read_training_state(str(state_file))
 
 
 def test_stale_temp_folders_of_a_killed_export_are_removed(tmp_path, capsys):

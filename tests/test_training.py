@@ -224,11 +224,14 @@ def test_a_tick_whose_updates_end_skipped_has_diverged():
     from stylegan_tf.training import stats
     means = {"TrainD/overflow_frequency": 0.98, "TrainG/overflow_frequency": 0.5,
              "TrainGs/overflow_frequency": 0.0}
-    note, diverged = stats.skipped_updates(means, {"D": 4, "G": 1, "Gs": 0})
-    assert note == " skipped D 98% G 50%" and diverged == "the last 4 or more D updates"
+    note, diverged = stats.skipped_updates(means, {"D": 4, "G": 1, "Gs": 0}, tick=2)
+    assert note == " skipped D 98% G 50%" and diverged == "the last 4 or more D updates of tick 2 were skipped"
     assert stats.skipped_updates(means, {"D": 3, "G": 3})[1] is None
     means["TrainG/overflow_frequency"] = 1.0
-    assert stats.skipped_updates(means, {"D": 4, "G": 9})[1] == "every G update and the last 4 or more D updates"
+    assert stats.skipped_updates(means, {"D": 4, "G": 9}, tick=1)[1] == \
+        "every G update and the last 4 or more D updates of tick 1 were skipped"
+    means["TrainD/overflow_frequency"] = 1.0
+    assert stats.skipped_updates(means, {}, tick=5)[1] == "every D and G update of tick 5 was skipped"
 
     class Strategy:
         @staticmethod

@@ -301,7 +301,7 @@ class _TrainingRun:
             "Timing/maintenance_sec": tick.maintenance_time,
             "Resources/peak_gpu_mem_gb": peak_gpu_memory_gb(),
             "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0}
-        skipped_note, diverged = skipped_updates(means, self.stats.trailing_skips)
+        skipped_note, diverged = skipped_updates(means, self.stats.trailing_skips, self.cur_tick)
         self.log("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f "
                  "sec/kimg %-7.2f maintenance %-6.1f gpumem %-4.1f" % (
                      self.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch,
@@ -315,10 +315,8 @@ class _TrainingRun:
         if diverged:
             kept = snapshots.list_network_pkls(self.run_dir) if self.run_dir else []
             raise TrainingDivergedError(
-                f"training diverged: {diverged} of tick {self.cur_tick} "
-                f"{'was' if diverged.startswith('every') and ' and the last' not in diverged else 'were'} "
-                "skipped as non-finite (lower "
-                "the learning rates, or resume from an earlier snapshot)"
+                f"training diverged: {diverged} as non-finite (lower the learning rates, or resume "
+                "from an earlier snapshot)"
                 + (f'; the last snapshot, {os.path.basename(kept[-1])}, is in "{self.run_dir}"' if kept
                    else "; no snapshot was written before"))
         tick.time = time.time()

@@ -65,11 +65,6 @@ def _restore_training_state(trainer, state_file, arrays, meta):
                          "--resume_without_state to resume the networks with fresh optimizers") from None
 
 
-def _load_training_state(trainer, state_file):
-    """`read_training_state` and `_restore_training_state` in one (for callers without a run)."""
-    return _restore_training_state(trainer, state_file, *read_training_state(state_file))
-
-
 @dataclasses.dataclass
 class ResumeInputs:
     """What a resume reads, and so validates, before the run directory exists."""

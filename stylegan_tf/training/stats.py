@@ -107,11 +107,11 @@ def trailing_skips(pending, strategy):
     return runs
 
 
-def skipped_updates(means, trailing=None):
+def skipped_updates(means, trailing=None, tick=None):
     """(note for the tick line, why the networks diverged or None) from a tick's means and
     `trailing_skips`: the share of D, G and Gs updates skipped as non-finite (the original skips
     them silently). A network has diverged when all of a tick's updates of it, or its last
-    DIVERGED_AFTER_SKIPS, were skipped."""
+    DIVERGED_AFTER_SKIPS, were skipped; the reason reads e.g. 'every G update of tick 3 was skipped'."""
     trailing = trailing or {}
     skipped = {net: means[key] for net, key in SKIP_KEYS.items() if key in means}
     if not any(skipped.values()):
@@ -125,7 +125,10 @@ def skipped_updates(means, trailing=None):
         reasons.append(f"every {' and '.join(every)} update")
     if last:
         reasons.append(f"the last {DIVERGED_AFTER_SKIPS} or more {' and '.join(last)} updates")
-    return note, " and ".join(reasons) or None
+    if not reasons:
+        return note, None
+    verb = "was" if not last else "were"
+    return note, f"{' and '.join(reasons)} of tick {tick} {verb} skipped"
 
 
 def peak_gpu_memory_gb():
