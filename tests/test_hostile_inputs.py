@@ -531,3 +531,23 @@ def test_seed_ranges_and_cell_sizes_are_capped_before_allocating(tmp_path):
         [sys.executable, str(REPO_ROOT / "style_mixing.py"), f"--network={FIXTURE}", "--size=100000",
          f"--outdir={tmp_path}"], tmp_path)
     assert_clean_refusal(returncode, lines, stderr, expect="cell width")
+
+
+def test_real_statistics_are_keyed_by_dataset_content(tmp_path, capsys):
+    import shutil
+    dataset_dir = write_random_dataset(tmp_path / "reals", 3, 8)
+    options = evaluation.EvaluationOptions(tfrecord_dir=str(dataset_dir), cache_dir=str(tmp_path / "cache"))
+    before = evaluation.real_statistics_cache_file(options, "fid3", num_images=3)
+    assert evaluation.real_statistics_cache_file(options, "fid3", num_images=3) == before
+    shutil.rmtree(dataset_dir)
+    with writer.TFRecordExporter(str(dataset_dir), progress=False) as exporter:  # rebuilt at the same path
+        for _ in range(3):
+            exporter.add_image(np.zeros([3, 8, 8], np.uint8))
+    assert evaluation.real_statistics_cache_file(options, "fid3", num_images=3) != before
+    # A truncated cache file is reported, removed and recomputed, never a traceback.
+    evaluation.save_npz_atomic(before, mu=np.zeros(4), sigma=np.eye(4))
+    assert [value.shape for value in evaluation.load_cached_reals(before, ("mu", "sigma"))] == [(4,), (4, 4)]
+    assert "Using the cached real-image statistics" in capsys.readouterr().err
+    before.write_bytes(before.read_bytes()[:100])
+    assert evaluation.load_cached_reals(before, ("mu", "sigma")) is None and not before.exists()
+    assert "not a readable statistics cache" in capsys.readouterr().err

@@ -4,6 +4,7 @@ A metric is an object with a `name` and `evaluate(Gs, options) -> [reporting.Met
 `registry.evaluate` loads a pickle, times the metric and records its results.
 """
 import dataclasses
+import glob
 import hashlib
 import os
 import pathlib
@@ -12,7 +13,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import downloads, fileio
+from stylegan_tf import downloads, fileio, npz
 
 
 @dataclasses.dataclass
@@ -69,20 +70,57 @@ def zero_labels(Gs, count):
     return tf.zeros([count, Gs.label_size]) if Gs.label_size else None
 
 
-def real_statistics_cache_file(options, metric_name, **kwargs):
-    """Cache path of real-image statistics, keyed like the original.
+_FINGERPRINT_BYTES = 1 << 16
 
-    The key is an MD5 over the sorted (metric name, mirror flag, dataset arguments, extra kwargs);
-    the file is `<md5>-<metric>-<dataset folder name>.npz`. The dataset folder enters as an
-    absolute path, so two datasets of the same name never share statistics.
+
+def dataset_fingerprint(tfrecord_dir):
+    """What identifies a dataset folder's content cheaply: each record and label file's name, size and
+    modification time and a SHA-256 of its first and last 64 KiB. A dataset rebuilt at the same path
+    gets another fingerprint, so statistics cached for the old one are not reused."""
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(glob.escape(tfrecord_dir), "*.tfrecords"))
+                       + glob.glob(os.path.join(glob.escape(tfrecord_dir), "*.labels"))):
+        stat = os.stat(path)
+        digest.update(f"{os.path.basename(path)}:{stat.st_size}:{stat.st_mtime_ns};".encode("utf-8"))
+        with open(path, "rb") as file:
+            digest.update(file.read(_FINGERPRINT_BYTES))
+            file.seek(max(stat.st_size - _FINGERPRINT_BYTES, 0))
+            digest.update(file.read(_FINGERPRINT_BYTES))
+    return digest.hexdigest()
+
+
+def real_statistics_cache_file(options, metric_name, **kwargs):
+    """Cache path of real-image statistics, keyed like the original plus the dataset's content.
+
+    The key is an MD5 over the sorted (metric name, mirror flag, dataset arguments, extra kwargs,
+    `dataset_fingerprint`); the file is `<md5>-<metric>-<dataset folder name>.npz`. The dataset
+    folder enters as an absolute path, so two datasets of the same name never share statistics, and
+    with its fingerprint, so a dataset rebuilt at the same path does not either.
     """
     tfrecord_dir = os.path.abspath(options.tfrecord_dir)
     all_args = dict(metric_name=metric_name, mirror_augment=bool(options.mirror_augment),
-                    tfrecord_dir=tfrecord_dir, resolution=options.resolution, shuffle_mb=0)
+                    tfrecord_dir=tfrecord_dir, resolution=options.resolution, shuffle_mb=0,
+                    content=dataset_fingerprint(tfrecord_dir))
     all_args.update(kwargs)
     digest = hashlib.md5(repr(sorted(all_args.items())).encode("utf-8")).hexdigest()
     dataset_name = os.path.basename(os.path.normpath(tfrecord_dir))
     return options.metrics_cache_dir() / f"{digest}-{metric_name}-{dataset_name}.npz"
+
+
+def load_cached_reals(cache_file, names):
+    """The arrays `names` of a real-statistics cache file, or None when there is none; a damaged one
+    (a truncated write from elsewhere, say) is reported, removed and recomputed."""
+    if not cache_file.is_file():
+        return None
+    try:
+        arrays = npz.load(cache_file, "statistics cache")
+        values = [arrays[name] for name in names]
+    except (ValueError, KeyError) as error:
+        print(f"Warning: {error}; removing it and computing the statistics again.", file=sys.stderr)
+        cache_file.unlink(missing_ok=True)
+        return None
+    print(f"Using the cached real-image statistics {cache_file} (same dataset content).", file=sys.stderr)
+    return values
 
 
 def save_npz_atomic(path, **arrays):

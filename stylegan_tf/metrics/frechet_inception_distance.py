@@ -66,9 +66,9 @@ class FID:
     def real_statistics(self, options, inception):
         """(mu, sigma) of the first `num_images` reals, from the cache when present."""
         cache_file = evaluation.real_statistics_cache_file(options, self.name, num_images=self.num_images)
-        if cache_file.is_file():
-            with np.load(cache_file) as cached:
-                return cached["mu"], cached["sigma"]
+        cached = evaluation.load_cached_reals(cache_file, ("mu", "sigma"))
+        if cached is not None:
+            return tuple(cached)
         minibatch = self.minibatch_per_gpu * options.num_gpus
         features = np.empty([self.num_images, feature_networks.INCEPTION_FEATURES], np.float32)
         done = 0

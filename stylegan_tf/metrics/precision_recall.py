@@ -171,9 +171,9 @@ class PR:
 
     def real_features(self, options, vgg16):
         cache_file = evaluation.real_statistics_cache_file(options, self.name, num_images=self.num_images)
-        if cache_file.is_file():
-            with np.load(cache_file) as cached:
-                return cached["features"]
+        cached = evaluation.load_cached_reals(cache_file, ("features",))
+        if cached is not None:
+            return cached[0]
         minibatch = self.minibatch_per_gpu * options.num_gpus
         features, done = [], 0
         with tqdm(total=self.num_images, desc=f"{self.name} reals", unit="img",
