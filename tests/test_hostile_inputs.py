@@ -551,3 +551,22 @@ def test_real_statistics_are_keyed_by_dataset_content(tmp_path, capsys):
     before.write_bytes(before.read_bytes()[:100])
     assert evaluation.load_cached_reals(before, ("mu", "sigma")) is None and not before.exists()
     assert "not a readable statistics cache" in capsys.readouterr().err
+
+
+def test_declared_sizes_of_records_and_labels_are_checked_before_reading(tmp_path):
+    import struct
+
+    from stylegan_tf import dataset
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    (folder / "crafted-r02.tfrecords").write_bytes(struct.pack("<Q", 2 ** 40) + b"\0" * 4)  # 12 bytes
+    returncode, lines, stderr = run_limited(
+        [sys.executable, "-c", f"from stylegan_tf import dataset; dataset.TFRecordDataset({str(folder)!r})"], tmp_path)
+    assert returncode == 1 and "record 0 declares 1099511627776 bytes, more than the file holds" in stderr
+    assert "MemoryError" not in stderr
+    labelled = write_random_dataset(tmp_path / "labelled", 2, 4)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2 ** 40, 4)})
+    (labelled / "labelled-rxx.labels").write_bytes(header.getvalue() + b"\0" * 32)
+    with pytest.raises(ValueError, match=r"labelled-rxx.labels: not a readable label file \(.npy\) \(it declares"):
+        dataset.TFRecordDataset(str(labelled), max_label_size="full")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import images as image_utils
-from stylegan_tf import ops
+from stylegan_tf import npz, ops
 from stylegan_tf.dataset import tfrecord_format
 
 UNLABELED_RECORD_LIMIT = 1 << 20  # Rows of the original's empty label array, hence its cap on unlabeled sets.
@@ -48,6 +48,8 @@ def _read_first_record(path):
         if len(header) < 12:
             raise ValueError(f'"{path}" is empty or truncated: it holds no complete TFRecord')
         (length,) = struct.unpack("<Q", header[:8])
+        if length > os.path.getsize(path) - 12:  # before reading: a crafted header may claim terabytes
+            raise ValueError(f'"{path}": record 0 declares {length} bytes, more than the file holds')
         record = file.read(length)
         if len(record) != length:
             raise ValueError(f'"{path}": record 0 is truncated')
@@ -251,7 +253,7 @@ class TFRecordDataset:
             raise ValueError(f"max_label_size must be 'full' or an int >= 0, got {max_label_size!r}")
         self.labels = np.zeros([UNLABELED_RECORD_LIMIT, 0], dtype=np.float32)
         if self.label_file is not None and max_label_size != 0:
-            labels = np.load(self.label_file)
+            labels = npz.load_npy(self.label_file, "label file (.npy)")
             if labels.ndim != 2:
                 raise ValueError(f'"{self.label_file}" must hold a 2-D array, got shape {list(labels.shape)}')
             self.labels = labels.astype(np.float32)

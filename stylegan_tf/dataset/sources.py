@@ -9,7 +9,7 @@ import numpy as np
 import PIL.Image
 import tqdm
 
-from stylegan_tf import safe_pickle
+from stylegan_tf import npz, safe_pickle
 from stylegan_tf.dataset.tfrecord_format import encode_image, is_power_of_two, one_hot, shuffled_order
 from stylegan_tf.dataset.writer import (
     DatasetError,
@@ -74,7 +74,10 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=True, options=None):
         labels = None
         npy_filename = os.path.splitext(hdf5_filename)[0] + "-labels.npy"
         if os.path.isfile(npy_filename):
-            labels = np.load(npy_filename)
+            try:
+                labels = npz.load_npy(npy_filename, "label file")
+            except ValueError as error:
+                raise DatasetError(str(error)) from None
             if labels.shape[0] != num_images:
                 raise DatasetError(f'"{npy_filename}" has {labels.shape[0]} rows but the archive {num_images} images')
             labels = labels[order]
