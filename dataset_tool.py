@@ -8,7 +8,6 @@ records, mip levels, record order (shuffled with seed 123 unless --shuffle 0) an
 """
 import dataclasses
 import os
-import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported: keep its start-up log quiet.
@@ -205,10 +204,5 @@ def main(argv):
     run_command(argv[0], argv[1:])
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # so that a killed run cleans up like Ctrl-C: nothing half-written stays
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
     app.run(main, flags_parser=parse_flags)

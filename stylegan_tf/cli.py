@@ -3,11 +3,21 @@ parsers of the values users type (seeds, style ranges, labels); the original's t
 
 import functools
 import re
+import signal
 import sys
 
 import numpy as np
 
 from stylegan_tf.dataset.tfrecord_format import one_hot
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so that `finally` blocks remove what a command
+    had half-written (temporary video, export and dataset files) before it exits."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def user_errors_as_messages(body=None, *, takes_arguments=False, interrupted="Interrupted."):
@@ -16,7 +26,8 @@ def user_errors_as_messages(body=None, *, takes_arguments=False, interrupted="In
     ValueError / OSError raised by the body (bad flags, missing or unreadable files) print
     `Error: <message>` on stderr and give exit status 1; so do TensorFlow's errors, reduced to
     their first line (a corrupt dataset record names its file and record there, the op context
-    after it is noise). Ctrl-C prints `interrupted` and gives 130.
+    after it is noise). Ctrl-C prints `interrupted` and gives 130; SIGTERM unwinds the same way
+    (so temporary files are removed) and gives 143.
 
     Args:
         body: returns the exit status (None means 0); takes no arguments, or the positional
@@ -30,11 +41,12 @@ def user_errors_as_messages(body=None, *, takes_arguments=False, interrupted="In
             if len(argv) > 1 and not takes_arguments:
                 print(f"Error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
                 return 1
+            signal.signal(signal.SIGTERM, _raise_terminated)
             try:
                 return (body(argv[1:]) if takes_arguments else body()) or 0
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as error:
                 print(interrupted, file=sys.stderr)
-                return 130
+                return 143 if isinstance(error, Terminated) else 130
             except (ValueError, OSError) as error:
                 print(f"Error: {error}", file=sys.stderr)
                 return 1

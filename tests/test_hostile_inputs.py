@@ -570,3 +570,25 @@ def test_declared_sizes_of_records_and_labels_are_checked_before_reading(tmp_pat
     (labelled / "labelled-rxx.labels").write_bytes(header.getvalue() + b"\0" * 32)
     with pytest.raises(ValueError, match=r"labelled-rxx.labels: not a readable label file \(.npy\) \(it declares"):
         dataset.TFRecordDataset(str(labelled), max_label_size="full")
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_video_leaves_no_temporary_file(tmp_path):
+    """SIGTERM unwinds like Ctrl-C in every script (cli.user_errors_as_messages), so the temporary
+    file of a video being written is removed, and the exit status is 143."""
+    import signal
+    import time
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "generate.py"), f"--network={FIXTURE}", "--seeds=0-50",
+         "--frames_per_seed=20", f"--video={tmp_path / 'walk.mp4'}"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".walk*")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".walk*")), "the video's temporary file never appeared"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Traceback" not in stderr, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "Interrupted."
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
