@@ -113,7 +113,8 @@ def test_projector_command_and_bad_targets(tmp_path):
     PIL.Image.fromarray(wide).save(tmp_path / "wide.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = run_script("projector.py", [f"--network={SG1_FIXTURE}", f"--target={tmp_path / 'wide.png'}",
-                                         "--num_steps=10", "--save_video", f"--outdir={tmp_path / 'out'}"],
+                                         "--num_steps=10", "--save_video", "--initial_noise_factor=0",
+                                         "--initial_learning_rate=0.05", f"--outdir={tmp_path / 'out'}"],
                         cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "centre-cropped from 64x32 to 32x32" in result.stdout
