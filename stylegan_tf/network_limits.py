@@ -10,8 +10,8 @@ exhaust memory when built.
 
 import numbers
 
-# The largest value of each size argument (any released network is far below; an integer
-# argument outside 0..bound is refused).
+# The largest value of each size argument (any released network is far below; a number outside
+# 0..bound is refused).
 MAX_SIZES = dict(resolution=8192, num_channels=16, label_size=100_000, fmap_base=1 << 16,
                  fmap_max=4096, latent_size=8192, dlatent_size=8192, mapping_fmaps=8192,
                  mapping_layers=64, dlatent_broadcast=64, mbstd_group_size=1024,
@@ -58,8 +58,8 @@ def check_network_kwargs(kwargs, what="static_kwargs"):
             raise ValueError(f"{what} key {key!r} is not a string.")
         _check_value(value, key, what, [MAX_CONTAINER_ITEMS], 0)
         bound = MAX_SIZES.get(key)
-        if (bound is not None and isinstance(value, numbers.Integral) and not isinstance(value, bool)
-                and not 0 <= value <= bound):
+        if (bound is not None and isinstance(value, numbers.Real) and not isinstance(value, bool)
+                and not 0 <= value <= bound):  # a float size (8192.0) is bounded too; NaN fails the test
             raise ValueError(f"{what} {key}={value} is outside the range 0..{bound} that "
                              "stylegan_tf.network_limits.MAX_SIZES allows (no released network is that "
                              "large).")

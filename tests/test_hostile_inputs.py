@@ -592,3 +592,12 @@ def test_sigterm_during_a_video_leaves_no_temporary_file(tmp_path):
     assert process.returncode == 143 and "Traceback" not in stderr, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == "Interrupted."
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ['{"sched": [1, 2]}', '{"desc": "x", "unknown_field": 1}', "not json",
+                                     '["a", "list"]', '{"G_args": {"fmap_base": 1e9}}'])
+def test_a_foreign_config_json_is_named(tmp_path, content):
+    from stylegan_tf.training import config as config_lib
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(ValueError, match=r"config.json: not a config.json of stylegan-tf .*--config"):
+        config_lib.load_config_json(tmp_path / "config.json")

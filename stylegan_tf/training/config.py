@@ -608,8 +608,16 @@ def from_dict(data):
 
 
 def load_config_json(path):
-    with open(path, "rt", encoding="utf-8") as file:
-        return from_dict(json.load(file))
+    """The TrainConfig of a run directory's config.json; ValueError naming the file for one from
+    another tool or release (unknown fields, wrong types, not JSON)."""
+    try:
+        with open(path, "rt", encoding="utf-8") as file:
+            config = from_dict(json.load(file))
+        config.validate()
+        return config
+    except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a config.json of stylegan-tf ({error}); give the preset with --config "
+                         "and the pickle with --resume") from None
 
 
 def original_config_text(config):
