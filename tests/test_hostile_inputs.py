@@ -601,3 +601,19 @@ def test_a_foreign_config_json_is_named(tmp_path, content):
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ValueError, match=r"config.json: not a config.json of stylegan-tf .*--config"):
         config_lib.load_config_json(tmp_path / "config.json")
+
+
+def test_tfrecords_of_other_tools_are_named(tmp_path):
+    import tensorflow as tf
+
+    from stylegan_tf import dataset
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x89PNG"]))}))
+    foreign = "is a tf.train.Example without the StyleGAN format's 'shape' and 'data' features \\(it has image/encoded\\)"
+    for name, record, expect in (("tfds", example.SerializeToString(), foreign),
+                                 ("junk", b"\xff\xff\xff not a protocol buffer", "is not a tf.train.Example")):
+        (tmp_path / name).mkdir()
+        with tf.io.TFRecordWriter(str(tmp_path / name / f"{name}-r02.tfrecords")) as records:
+            records.write(record)
+        with pytest.raises(ValueError, match=f'{name}-r02.tfrecords": record 0 {expect}'):
+            dataset.TFRecordDataset(str(tmp_path / name))

@@ -33,11 +33,26 @@ _FEATURES = {
 }
 
 
-def parse_tfrecord_np(record):
-    """Decodes one serialized record to a NumPy uint8 array [C, H, W] (the original's layout)."""
-    example = tf.train.Example.FromString(record)
-    shape = list(example.features.feature["shape"].int64_list.value)
-    data = example.features.feature["data"].bytes_list.value[0]
+def parse_tfrecord_np(record, where="record"):
+    """Decodes one serialized record to a NumPy uint8 array [C, H, W] (the original's layout).
+
+    Raises:
+        ValueError: naming `where`, for a record that is not a tf.train.Example, or an Example of
+            another format (e.g. TFDS' `image/encoded`), or whose pixels do not fill its shape.
+    """
+    try:
+        example = tf.train.Example.FromString(record)
+    except Exception as error:  # protobuf's DecodeError (its module differs between implementations)
+        raise ValueError(f"{where} is not a tf.train.Example ({type(error).__name__}: {error})") from None
+    features = example.features.feature
+    if "shape" not in features or "data" not in features or not features["data"].bytes_list.value:
+        found = ", ".join(sorted(features)) or "no features"
+        raise ValueError(f"{where} is a tf.train.Example without the StyleGAN format's 'shape' and 'data' "
+                         f"features (it has {found}); convert the images with dataset_tool.py")
+    shape = [int(value) for value in features["shape"].int64_list.value]
+    data = features["data"].bytes_list.value[0]
+    if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != len(data):
+        raise ValueError(f"{where} holds {len(data)} bytes of pixels for the shape {shape}")
     return np.frombuffer(data, np.uint8).reshape(shape)
 
 
@@ -191,7 +206,8 @@ class TFRecordDataset:
         paths = sorted(glob.glob(os.path.join(tfrecord_dir, "*.tfrecords")))
         if not paths:
             raise ValueError(f'no *.tfrecords files in "{tfrecord_dir}"')
-        shapes = {path: tuple(int(dim) for dim in parse_tfrecord_np(_read_first_record(path)).shape)
+        shapes = {path: tuple(int(dim) for dim in parse_tfrecord_np(_read_first_record(path),
+                                                                      f'"{path}": record 0').shape)
                   for path in paths}
         for path, shape in shapes.items():
             if len(shape) != 3 or shape[1] != shape[2] or shape[1] < 1 or shape[1] & (shape[1] - 1):
