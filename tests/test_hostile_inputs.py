@@ -609,7 +609,8 @@ def test_tfrecords_of_other_tools_are_named(tmp_path):
     from stylegan_tf import dataset
     example = tf.train.Example(features=tf.train.Features(feature={
         "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x89PNG"]))}))
-    foreign = "is a tf.train.Example without the StyleGAN format's 'shape' and 'data' features \\(it has image/encoded\\)"
+    foreign = ("is a tf.train.Example without the StyleGAN format's 'shape' and 'data' features "
+               "\\(it has image/encoded\\)")
     for name, record, expect in (("tfds", example.SerializeToString(), foreign),
                                  ("junk", b"\xff\xff\xff not a protocol buffer", "is not a tf.train.Example")):
         (tmp_path / name).mkdir()
