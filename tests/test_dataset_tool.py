@@ -574,3 +574,22 @@ def test_info_extract_compare_display(tmp_path, capsys):
     grid = np.asarray(PIL.Image.open(sheet))
     assert grid.shape == (16, 16, 3)
     assert np.array_equal(grid[8:, :8], np.asarray(PIL.Image.open(folder / "img002.png")))
+
+
+def test_truncated_corrupt_and_bomb_mnist_files_are_named(tmp_path, small_counts):
+    _write_mnist(tmp_path / "mnist", small_counts["mnist"])
+    images = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    data = images.read_bytes()
+    images.write_bytes(data[:len(data) // 2])
+    with pytest.raises(writer.DatasetError, match="train-images-idx3-ubyte.gz\": truncated or corrupt gzip file"):
+        sources.create_mnist(str(tmp_path / "a"), str(tmp_path / "mnist"), options=QUIET)
+    images.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(writer.DatasetError, match="truncated or corrupt gzip file"):
+        sources.create_mnist(str(tmp_path / "b"), str(tmp_path / "mnist"), options=QUIET)
+    with gzip.open(images, "wb", compresslevel=9) as file:  # 65 MiB of zeros in about 64 KiB
+        for _ in range(65):
+            file.write(bytes(1 << 20))
+    assert images.stat().st_size < 1 << 20
+    with pytest.raises(writer.DatasetError, match="decompresses to more than 67108864 bytes"):
+        sources.create_mnist(str(tmp_path / "c"), str(tmp_path / "mnist"), options=QUIET)
+    assert not any((tmp_path / name).exists() for name in "abc")

@@ -4,6 +4,7 @@ import gzip
 import io
 import os
 import pickle
+import zlib
 
 import numpy as np
 import PIL.Image
@@ -86,12 +87,32 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=True, options=None):
         return export_items(tfrecord_dir, items, lambda image: image, num_images, options, labels=labels)
 
 
-def _read_mnist_images(mnist_dir):
-    path = os.path.join(mnist_dir, "train-images-idx3-ubyte.gz")
+# MNIST's training files hold 47,040,016 and 60,008 bytes: more from a small .gz is a bomb.
+MNIST_MAX_BYTES = {"train-images-idx3-ubyte.gz": 64 << 20, "train-labels-idx1-ubyte.gz": 1 << 20}
+
+
+def _read_mnist_file(path, header_bytes):
+    """The bytes after the idx header of one MNIST .gz file, decompressed up to its size limit; a
+    missing, truncated, corrupt or oversized file is a DatasetError naming it."""
     if not os.path.isfile(path):
         raise DatasetError(f'MNIST file "{path}" does not exist')
-    with gzip.open(path, "rb") as file:
-        images = np.frombuffer(file.read(), np.uint8, offset=16)
+    limit = MNIST_MAX_BYTES[os.path.basename(path)]
+    try:
+        with gzip.open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f'"{path}": truncated or corrupt gzip file ({error})') from None
+    if len(data) > limit:
+        raise DatasetError(f'"{path}" decompresses to more than {limit} bytes, far more than MNIST holds '
+                           "(sources.MNIST_MAX_BYTES)")
+    if len(data) < header_bytes:
+        raise DatasetError(f'"{path}" is too short for an MNIST idx file')
+    return np.frombuffer(data, np.uint8, offset=header_bytes)
+
+
+def _read_mnist_images(mnist_dir):
+    path = os.path.join(mnist_dir, "train-images-idx3-ubyte.gz")
+    images = _read_mnist_file(path, 16)
     if images.size % (28 * 28):
         raise DatasetError(f'"{path}" does not hold whole 28x28 images')
     images = images.reshape(-1, 28, 28)
@@ -104,10 +125,7 @@ def create_mnist(tfrecord_dir, mnist_dir, options=None):
     options = _begin(tfrecord_dir, options, "MNIST", mnist_dir)
     images = _read_mnist_images(mnist_dir)
     labels_path = os.path.join(mnist_dir, "train-labels-idx1-ubyte.gz")
-    if not os.path.isfile(labels_path):
-        raise DatasetError(f'MNIST file "{labels_path}" does not exist')
-    with gzip.open(labels_path, "rb") as file:
-        labels = np.frombuffer(file.read(), np.uint8, offset=8)
+    labels = _read_mnist_file(labels_path, 8)
     if labels.shape[0] != images.shape[0]:
         raise DatasetError(f"MNIST has {images.shape[0]} images but {labels.shape[0]} labels")
     labels = _check_classes(labels, 10, labels_path)
