@@ -593,3 +593,24 @@ def test_truncated_corrupt_and_bomb_mnist_files_are_named(tmp_path, small_counts
     with pytest.raises(writer.DatasetError, match="decompresses to more than 67108864 bytes"):
         sources.create_mnist(str(tmp_path / "c"), str(tmp_path / "mnist"), options=QUIET)
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_a_truncated_lmdb_is_refused_before_it_is_mapped(tmp_path):
+    """A 12 KiB LMDB whose meta page describes more pages than the file holds killed the process
+    with SIGBUS (the binding maps the file); it is refused from its meta page instead."""
+    import lmdb
+    path = tmp_path / "bedroom_lmdb"
+    with lmdb.open(str(path), map_size=1 << 24) as env:
+        with env.begin(write=True) as txn:
+            for index in range(40):
+                txn.put(f"{index:04d}".encode(), bytes(3000))  # overflow pages
+    data = (path / "data.mdb").read_bytes()
+    (path / "data.mdb").write_bytes(data[:12288])
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "dataset_tool.py"), "create_lsun", str(tmp_path / "ds"),
+                             str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, (result.returncode, result.stderr[-2000:])
+    assert "data.mdb\" is truncated or corrupt: its meta page describes" in result.stderr.strip().splitlines()[-1]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(writer.DatasetError, match="holds no data.mdb: not an LMDB database"):
+        sources.create_lsun(str(tmp_path / "ds2"), str(tmp_path / "empty"), options=QUIET)
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "ds2").exists()

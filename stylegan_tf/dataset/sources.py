@@ -211,6 +211,37 @@ def _decode_rgb(encoded):
         return np.asarray(img.convert("RGB"))
 
 
+_LMDB_MAGIC = 0xBEEFC0DE
+
+
+def check_lmdb_file(lmdb_dir):
+    """Refuses an LMDB data file whose meta pages describe pages beyond its end, before the lmdb
+    binding maps it: reading such a page through the map kills the process with SIGBUS. (LMDB itself
+    refuses page numbers beyond the meta's last page, so within the file every read is safe.)"""
+    path = os.path.join(lmdb_dir, "data.mdb") if os.path.isdir(lmdb_dir) else lmdb_dir
+    if not os.path.isfile(path):
+        raise DatasetError(f'"{lmdb_dir}" holds no data.mdb: not an LMDB database (LSUN comes as a folder '
+                           "per category, e.g. bedroom_train_lmdb/ with data.mdb and lock.mdb)")
+    size = os.path.getsize(path)
+    metas = []
+    with open(path, "rb") as file:
+        first = file.read(152)
+        page_size = int.from_bytes(first[40:44], "little") if len(first) == 152 else 0
+        for offset in (0, page_size):
+            file.seek(offset)
+            page = file.read(152)
+            if len(page) == 152 and int.from_bytes(page[16:20], "little") == _LMDB_MAGIC:
+                metas.append((int.from_bytes(page[144:152], "little"),     # txnid
+                              int.from_bytes(page[136:144], "little"),     # last page
+                              int.from_bytes(page[128:136], "little")))    # main db's root page
+    if not metas or not 512 <= page_size <= 1 << 16 or page_size & (page_size - 1):
+        raise DatasetError(f'"{path}" is not an LMDB data file (no valid meta page)')
+    _, last_page, root = max(metas)
+    if (last_page + 1) * page_size > size or (root != 2 ** 64 - 1 and root > last_page):
+        raise DatasetError(f'"{path}" is truncated or corrupt: its meta page describes {last_page + 1} pages '
+                           f"of {page_size} bytes, but the file holds {size} bytes")
+
+
 def _lmdb_values(lmdb_dir):
     """(total entries, generator of values) of an LMDB database, read in the calling thread."""
     try:
@@ -219,9 +250,13 @@ def _lmdb_values(lmdb_dir):
         raise DatasetError("the LSUN commands need the lmdb package: pip install lmdb") from error
     if not os.path.exists(lmdb_dir):
         raise DatasetError(f'LMDB database "{lmdb_dir}" does not exist')
-    env = lmdb.open(lmdb_dir, readonly=True, lock=False)
-    txn = env.begin(write=False)
-    total = txn.stat()["entries"]
+    check_lmdb_file(lmdb_dir)
+    try:
+        env = lmdb.open(lmdb_dir, readonly=True, lock=False)
+        txn = env.begin(write=False)
+        total = txn.stat()["entries"]
+    except lmdb.Error as error:
+        raise DatasetError(f'"{lmdb_dir}": not a readable LMDB database ({error})') from None
 
     def values():
         try:
