@@ -614,3 +614,29 @@ def test_a_truncated_lmdb_is_refused_before_it_is_mapped(tmp_path):
     with pytest.raises(writer.DatasetError, match="holds no data.mdb: not an LMDB database"):
         sources.create_lsun(str(tmp_path / "ds2"), str(tmp_path / "empty"), options=QUIET)
     assert not (tmp_path / "ds").exists() and not (tmp_path / "ds2").exists()
+
+
+def test_hdf5_archives_other_than_uint8_pixels_stored_inside_are_refused(tmp_path):
+    import h5py  # pylint: disable=import-outside-toplevel
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(256)) * 12)  # another local file, 3 x 16 x 16 bytes
+    cases = {
+        "float": (lambda file: file.create_dataset("data16x16", data=np.random.RandomState(0).rand(2, 3, 16, 16)),
+                  "holds float64 values; the archives hold uint8 pixels"),
+        "strings": (lambda file: file.create_dataset("data16x16", data=np.array([[[["a"] * 16] * 16] * 3] * 2, "S1")),
+                    "holds \\|S1 values"),
+        "external": (lambda file: file.create_dataset("data16x16", (1, 3, 16, 16), np.uint8,
+                                                      external=[(str(secret), 0, 768)]),
+                     "keeps its data in other files"),
+        "link": (lambda file: file.__setitem__("data16x16", h5py.ExternalLink(str(tmp_path / "float.h5"), "data16x16")),
+                 "is a ExternalLink"),
+        "huge": (lambda file: file.create_dataset("data16x16", (2 ** 40, 3, 16, 16), np.uint8, chunks=(1, 3, 16, 16)),
+                 "has shape \\[1099511627776, 3, 16, 16\\]"),
+    }
+    for name, (make, expect) in cases.items():
+        with h5py.File(tmp_path / f"{name}.h5", "w") as file:
+            make(file)
+        assert (tmp_path / f"{name}.h5").stat().st_size < 1 << 20
+        with pytest.raises(writer.DatasetError, match=f"{name}.h5\": entry data16x16 {expect}"):
+            sources.create_from_hdf5(str(tmp_path / f"ds-{name}"), str(tmp_path / f"{name}.h5"), options=QUIET)
+        assert not (tmp_path / f"ds-{name}").exists()

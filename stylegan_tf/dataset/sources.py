@@ -10,7 +10,7 @@ import numpy as np
 import PIL.Image
 import tqdm
 
-from stylegan_tf import npz, safe_pickle
+from stylegan_tf import network_limits, npz, safe_pickle
 from stylegan_tf.dataset.tfrecord_format import encode_image, is_power_of_two, one_hot, shuffled_order
 from stylegan_tf.dataset.writer import (
     DatasetError,
@@ -55,6 +55,41 @@ def _check_classes(labels, num_classes, source):
     return labels.astype(np.int64)
 
 
+MAX_HDF5_IMAGES = 100_000_000  # far beyond any image archive; a crafted header may declare 2**40
+
+
+def _hdf5_images(h5py, hdf5_file, path):
+    """The `data*` entry of the largest resolution, checked before any pixel is read: stored in
+    this file (no external link, external storage or virtual dataset, which would copy another
+    file's bytes into the dataset), uint8 NCHW as the original's archives, sane sizes."""
+    entries = []
+    for key in hdf5_file.keys():
+        if not key.startswith("data"):
+            continue
+        link = hdf5_file.get(key, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise DatasetError(f'"{path}": entry {key} is a {type(link).__name__}; only data stored in the archive '
+                               "itself is read")
+        value = hdf5_file[key]
+        if isinstance(value, h5py.Dataset) and value.ndim == 4:
+            if value.external or value.is_virtual:
+                raise DatasetError(f'"{path}": entry {key} keeps its data in other files (external storage or '
+                                   "a virtual dataset); only data stored in the archive itself is read")
+            entries.append((key, value))
+    if not entries:
+        raise DatasetError(f'"{path}" has no 4-D "data*" entries')
+    key, data = max(entries, key=lambda item: item[1].shape[3])
+    count, channels, height, width = data.shape
+    if data.dtype != np.uint8:
+        raise DatasetError(f'"{path}": entry {key} holds {data.dtype} values; the archives hold uint8 pixels in '
+                           "[0, 255] (scale float images, e.g. by 255, and store them as uint8)")
+    if not (0 < count <= MAX_HDF5_IMAGES and channels in (1, 3) and height == width
+            and 4 <= height <= network_limits.MAX_SIZES["resolution"]):
+        raise DatasetError(f'"{path}": entry {key} has shape {list(data.shape)}; expected [N <= {MAX_HDF5_IMAGES}, '
+                           f"1 or 3, R, R] with R <= {network_limits.MAX_SIZES['resolution']}")
+    return data
+
+
 def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=True, options=None):
     """Creates a dataset from a legacy HDF5 archive (the `data*` entry with the largest resolution, NCHW uint8).
 
@@ -65,11 +100,7 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=True, options=None):
     if not os.path.isfile(hdf5_filename):
         raise DatasetError(f'HDF5 archive "{hdf5_filename}" does not exist')
     with h5py.File(hdf5_filename, "r") as hdf5_file:
-        entries = [value for key, value in hdf5_file.items() if key.startswith("data")]
-        entries = [value for value in entries if getattr(value, "ndim", 0) == 4]
-        if not entries:
-            raise DatasetError(f'"{hdf5_filename}" has no 4-D "data*" entries')
-        hdf5_data = max(entries, key=lambda value: value.shape[3])
+        hdf5_data = _hdf5_images(h5py, hdf5_file, hdf5_filename)
         num_images = hdf5_data.shape[0]
         order = shuffled_order(num_images) if shuffle else np.arange(num_images)
         labels = None
