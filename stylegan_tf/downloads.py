@@ -22,6 +22,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
+from stat import S_ISREG
 
 from tqdm import tqdm
 
@@ -130,6 +131,8 @@ def _is_valid(path, sha256, size=None):
     try:
         stat = os.stat(path)
     except OSError:
+        return False
+    if not S_ISREG(stat.st_mode):  # a link to /dev/zero or a pipe would be hashed forever
         return False
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key in _verified:
@@ -254,7 +257,8 @@ def fetch(name_or_file, root=None, offline=None):
         # Leave the bad file for inspection under another name; a fresh copy replaces it.
         corrupt = destination.with_name(destination.name + ".corrupt")
         os.replace(destination, corrupt)
-        print(f"Warning: {destination} failed SHA-256 verification; moved to {corrupt}.", file=sys.stderr)
+        print(f"Warning: {destination} is not a regular file or fails its size/SHA-256 check; moved to {corrupt}.",
+              file=sys.stderr)
     if offline:
         raise WeightFileError(f"{weight_file.description or weight_file.name} is not in the cache and "
                               f"downloads are off (STYLEGAN_OFFLINE). {how_to}")

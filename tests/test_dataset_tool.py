@@ -640,3 +640,19 @@ def test_hdf5_archives_other_than_uint8_pixels_stored_inside_are_refused(tmp_pat
         with pytest.raises(writer.DatasetError, match=f"{name}.h5\": entry data16x16 {expect}"):
             sources.create_from_hdf5(str(tmp_path / f"ds-{name}"), str(tmp_path / f"{name}.h5"), options=QUIET)
         assert not (tmp_path / f"ds-{name}").exists()
+
+
+def test_padding_a_very_long_image_stays_within_memory(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    PIL.Image.fromarray(np.full([1, 60000], 200, np.uint8)).save(folder / "line.png")  # 1 x 60000
+    with pytest.raises(writer.DatasetError, match="would become 65536x65536, more than the 8192x8192"):
+        image_folder.create_from_images(str(tmp_path / "ds"), str(folder), options=QUIET,
+                                        image_options=image_folder.ImageOptions(transform="pad"))
+    result = subprocess.run(  # with --resolution: shrunk, then padded (a 60000² canvas needs 3.6 GB)
+        [sys.executable, str(REPO_ROOT / "dataset_tool.py"), "create_from_images", str(tmp_path / "ds"), str(folder),
+         "--transform", "pad", "--resolution", "64"], capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: __import__("resource").setrlimit(__import__("resource").RLIMIT_AS, (6 << 30, 6 << 30)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    stored = read_dataset_arrays(tmp_path / "ds")[64][0, 0]
+    assert stored[31].min() > 100 and stored[0].max() == 0 and stored.sum() == stored[31].sum()  # one line, centred

@@ -177,3 +177,14 @@ def test_a_transfer_cut_short_is_never_cached(tmp_path, chunked):
         server.close()
     folder = downloads.cache_path(weight_file, tmp_path / "cache").parent
     assert not folder.exists() or not list(folder.iterdir())  # no entry, no temporary file
+
+
+def test_a_cache_entry_that_is_not_a_regular_file_is_not_used(tmp_path):
+    weight_file = url_file(tmp_path)
+    cache = tmp_path / "cache"
+    path = downloads.cache_path(weight_file, cache)
+    path.parent.mkdir(parents=True)
+    path.symlink_to("/dev/zero")  # hashing it would never end
+    with pytest.raises(downloads.WeightFileError, match="not in the cache and downloads are off"):
+        downloads.fetch(weight_file, root=cache, offline=True)
+    assert downloads.fetch(weight_file, root=cache).read_bytes() == PAYLOAD and not path.is_symlink()

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import PIL.Image
 
+from stylegan_tf import network_limits
 from stylegan_tf.dataset.tfrecord_format import is_power_of_two, shuffled_order
 from stylegan_tf.dataset.writer import (
     MAX_LISTED_FILES,
@@ -166,6 +167,10 @@ def plan_image_export(paths, headers, options):
                             "Pass --resolution N to resize, or --transform center-crop / pad")
         elif resolution < 4:
             problems.append(f"Input image resolution must be at least 4x4, got {resolution}x{resolution}")
+        elif resolution > network_limits.MAX_SIZES["resolution"]:
+            problems.append(f"The images would become {resolution}x{resolution}, more than the "
+                            f"{network_limits.MAX_SIZES['resolution']}x{network_limits.MAX_SIZES['resolution']} any "
+                            "network takes (network_limits.MAX_SIZES). Pass --resolution N")
     if problems:
         raise DatasetError("\n  ".join(problems))
     return target_mode, resolution
@@ -194,6 +199,11 @@ def _fit(img, side, options):
         left, top = (width - crop) // 2, (height - crop) // 2
         img = img.crop((left, top, left + crop, top + crop))
     elif options.transform == "pad":
+        if options.resolution is not None and max(width, height) > side:
+            # Shrink first, then pad: a canvas of the long side (60000² for a 1x60000 image) would not fit.
+            scale = side / max(width, height)
+            img = img.resize((max(1, round(width * scale)), max(1, round(height * scale))), PIL.Image.LANCZOS)
+            width, height = img.size
         square = max(width, height) if options.resolution is not None else side
         canvas = PIL.Image.new(img.mode, (square, square), 0)
         canvas.paste(img, ((square - width) // 2, (square - height) // 2))
