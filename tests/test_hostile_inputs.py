@@ -313,6 +313,19 @@ def test_torch_tensor_views_are_checked_against_their_storage():
             torch_files.read_torchscript(_torchscript_with_tensor(size, stride, offset, 8))
 
 
+def test_a_zip_bomb_weight_file_is_refused_before_it_expands(monkeypatch):
+    monkeypatch.setattr(torch_files, "MAX_MEMBER_BYTES", 4 << 20)  # the real limit, 2 GiB, is slow to compress
+    good = _torchscript_with_tensor((2, 3), (3, 1), 1, 8)
+    source = zipfile.ZipFile(io.BytesIO(good))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", source.read("archive/data.pkl"))
+        archive.writestr("archive/data/0", bytes(5 << 20))  # 5 MiB of zeros in ~5 KB
+    assert len(bomb.getvalue()) < 64 << 10
+    with pytest.raises(torch_files.TorchFileError, match="archive/data/0 declares 5242880 bytes"):
+        torch_files.read_torchscript(bomb.getvalue())
+
+
 def write_random_dataset(path, count, resolution, channels=3):
     rng = np.random.RandomState(0)
     with writer.TFRecordExporter(str(path), progress=False) as exporter:

@@ -36,6 +36,8 @@ _STORAGE_DTYPES = {
     "BoolStorage": np.bool_,
 }
 _LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+MAX_MEMBER_BYTES = 2 << 30  # a metric network's largest tensor is ~100 MB
+MAX_EXPANSION = 1100  # zlib expands by at most ~1032x
 
 
 class TorchFileError(ValueError):
@@ -185,6 +187,15 @@ def read_torchscript(path_or_bytes):
         `net.layers.conv.weight` -> float32 array (PyTorch layout), `net.layers.conv.stride` -> 2.
     """
     source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+
+    def read(archive, name):
+        # zipfile stops at the declared size, so checking that bounds what a member can expand to.
+        info = archive.getinfo(name)
+        if info.file_size > MAX_MEMBER_BYTES or info.file_size > max(info.compress_size, 1) * MAX_EXPANSION:
+            raise TorchFileError(f"archive member {name} declares {info.file_size} bytes from {info.compress_size} "
+                                 "stored: not a weight file (a zip bomb?)")
+        return archive.read(name)
+
     if not zipfile.is_zipfile(source):
         raise TorchFileError("not a TorchScript archive (not a zip file)")
     with zipfile.ZipFile(source) as archive:
@@ -194,15 +205,15 @@ def read_torchscript(path_or_bytes):
             raise TorchFileError("not a TorchScript archive (no single <root>/data.pkl member)")
         root = data_pkls[0][:-len("data.pkl")]
         byteorder_member = root + "byteorder"
-        if byteorder_member in names and archive.read(byteorder_member).strip() != b"little":
+        if byteorder_member in names and read(archive, byteorder_member).strip() != b"little":
             raise TorchFileError("big-endian TorchScript archives are not supported")
-        module = _RestrictedUnpickler(io.BytesIO(archive.read(data_pkls[0])), allow_torch=True).load()
+        module = _RestrictedUnpickler(io.BytesIO(read(archive, data_pkls[0])), allow_torch=True).load()
 
         def read_storage(storage):
             member = f"{root}data/{storage.key}"
             if member not in names:
                 raise TorchFileError(f"TorchScript archive lacks storage member {member}")
-            return archive.read(member)
+            return read(archive, member)
 
         return _flatten(module, read_storage)
 
