@@ -11,6 +11,12 @@ import numpy as np
 from stylegan_tf.dataset.tfrecord_format import one_hot
 
 
+def printable(text):
+    """`text` safe to print on a strict UTF-8 stream: bytes of file names that are not UTF-8 (which
+    Python decodes to lone surrogates) as backslash escapes, e.g. 'caf\\xe9.png'."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C, so that `finally` blocks remove what a command
     had half-written (temporary video, export and dataset files) before it exits."""
@@ -48,7 +54,7 @@ def user_errors_as_messages(body=None, *, takes_arguments=False, interrupted="In
                 print(interrupted, file=sys.stderr)
                 return 143 if isinstance(error, Terminated) else 130
             except (ValueError, OSError) as error:
-                print(f"Error: {error}", file=sys.stderr)
+                print(printable(f"Error: {error}"), file=sys.stderr)
                 return 1
             except Exception as error:  # pylint: disable=broad-except
                 if not type(error).__module__.startswith("tensorflow"):

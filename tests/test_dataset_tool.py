@@ -656,3 +656,15 @@ def test_padding_a_very_long_image_stays_within_memory(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     stored = read_dataset_arrays(tmp_path / "ds")[64][0, 0]
     assert stored[31].min() > 100 and stored[0].max() == 0 and stored.sum() == stored[31].sum()  # one line, centred
+
+
+def test_file_names_that_are_not_utf8_are_printed_with_escapes(tmp_path):
+    folder = write_images(tmp_path / "images", random_images(2, (8, 8, 3)))
+    (folder / os.fsdecode(b"notes-caf\xe9.txt")).write_text("not an image")
+    PIL.Image.fromarray(random_images(1, (8, 8, 3))[0]).save(folder / os.fsdecode(b"caf\xe9.png"))
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "dataset_tool.py"), "create_from_images",
+                             str(tmp_path / "ds"), str(folder)], capture_output=True, timeout=120, cwd=tmp_path,
+                            env=dict(os.environ, PYTHONIOENCODING="utf-8:strict"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert b"notes-caf\\xe9.txt" in result.stdout
+    assert read_dataset_arrays(tmp_path / "ds")[8].shape[0] == 3  # the non-UTF-8 image name is read too

@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import tqdm
 
-from stylegan_tf import fileio
+from stylegan_tf import cli, fileio
 from stylegan_tf.dataset.tfrecord_format import encode_image
 
 MAX_LISTED_FILES = 5
@@ -259,10 +259,10 @@ def export_items(tfrecord_dir, items, load, expected_images, options, labels=Non
 
 def say(options, message):
     if options.progress:
-        print(message)
+        print(cli.printable(message))
 
 
 def format_files(paths):
-    names = [os.path.basename(path) for path in paths[:MAX_LISTED_FILES]]
+    names = [cli.printable(os.path.basename(path)) for path in paths[:MAX_LISTED_FILES]]
     more = f" and {len(paths) - MAX_LISTED_FILES} more" if len(paths) > MAX_LISTED_FILES else ""
     return ", ".join(names) + more
