@@ -79,27 +79,33 @@ def run_settings(run_dir):
     """(tfrecord_dir, resolution, mirror_augment) of a training run directory, or Nones.
 
     Reads our `config.json` (dataset relative to its data_dir) or, for runs of the original
-    code, the `dataset` and `train` entries of `config.txt` (dataset relative to 'datasets').
+    code, the `dataset` and `train` entries of `config.txt` (dataset relative to 'datasets'). A file
+    of another shape is an error naming it.
     """
     json_path = os.path.join(run_dir, "config.json")
-    if os.path.isfile(json_path):
-        with open(json_path, encoding="utf-8") as file:
-            config = json.load(file)
-        dataset = config.get("dataset") or {}
-        if dataset.get("tfrecord_dir"):
-            tfrecord_dir = os.path.join(config.get("data_dir") or "datasets", dataset["tfrecord_dir"])
-            return tfrecord_dir, dataset.get("resolution"), bool(config.get("mirror_augment", False))
     text_path = os.path.join(run_dir, "config.txt")
-    if os.path.isfile(text_path):
-        with open(text_path, encoding="utf-8") as file:
-            try:
-                config = ast.literal_eval(file.read())
-            except (ValueError, SyntaxError):
-                config = {}
-        dataset = config.get("dataset") or {} if isinstance(config, dict) else {}
-        if dataset.get("tfrecord_dir"):
-            return (os.path.join("datasets", dataset["tfrecord_dir"]), dataset.get("resolution"),
-                    bool((config.get("train") or {}).get("mirror_augment", False)))
+    try:
+        if os.path.isfile(json_path):
+            with open(json_path, encoding="utf-8") as file:
+                config = json.load(file)
+            dataset = config.get("dataset") or {}
+            if dataset.get("tfrecord_dir"):
+                tfrecord_dir = os.path.join(config.get("data_dir") or "datasets", str(dataset["tfrecord_dir"]))
+                return tfrecord_dir, dataset.get("resolution"), bool(config.get("mirror_augment", False))
+        if os.path.isfile(text_path):
+            with open(text_path, encoding="utf-8") as file:
+                try:
+                    config = ast.literal_eval(file.read())
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    config = {}  # the original's config.txt of another layout: no settings from it
+            config = config if isinstance(config, dict) else {}
+            dataset = config.get("dataset") or {}
+            if dataset.get("tfrecord_dir"):
+                return (os.path.join("datasets", str(dataset["tfrecord_dir"])), dataset.get("resolution"),
+                        bool((config.get("train") or {}).get("mirror_augment", False)))
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{run_dir}: its config.json or config.txt is not a run configuration ({error}); "
+                         "give the dataset with --dataset") from None
     return None, None, None
 
 

@@ -631,3 +631,16 @@ def test_tfrecords_of_other_tools_are_named(tmp_path):
             records.write(record)
         with pytest.raises(ValueError, match=f'{name}-r02.tfrecords": record 0 {expect}'):
             dataset.TFRecordDataset(str(tmp_path / name))
+
+
+@pytest.mark.parametrize("name, content", [("config.json", '["a", "list"]'), ("config.json", '{"dataset": [1]}'),
+                                           ("config.txt", "{'dataset': ['x']}")])
+def test_run_metrics_names_a_foreign_run_configuration(tmp_path, name, content):
+    run_dir = tmp_path / "00000-run"
+    run_dir.mkdir()
+    (run_dir / "network-snapshot-000000.pkl").write_bytes(FIXTURE.read_bytes())
+    (run_dir / name).write_text(content)
+    returncode, lines, stderr = run_limited(
+        [sys.executable, str(REPO_ROOT / "run_metrics.py"), f"--network={run_dir}", "--metrics=dummy"], tmp_path)
+    assert_clean_refusal(returncode, lines, stderr, expect="00000-run: its config.json or config.txt is not a run "
+                                                           "configuration")
