@@ -36,6 +36,9 @@ flags.DEFINE_integer("batch_size", 32, "Pipeline batch size.")
 flags.DEFINE_float("seconds", 5.0, "Time to measure each pipeline configuration.")
 flags.DEFINE_integer("repeats", 2, "Conversions per thread setting (the best is reported).")
 flags.DEFINE_integer("num_1024", 48, "Faces upsampled to 1024x1024 for the 1024 pipeline figure (0 = skip).")
+flags.DEFINE_integer("parallel_batches", 2, "TFRecordDataset's batches decoded at once.")
+flags.DEFINE_integer("prefetch_batches", 2, "TFRecordDataset's batches kept ready.")
+flags.DEFINE_bool("conversion", True, "Also time create_from_images (else the pipeline only).")
 flags.DEFINE_string("work_dir", None, "Where to write the datasets (default: a temporary directory, removed).")
 FLAGS = flags.FLAGS
 
@@ -56,7 +59,8 @@ def bench_conversion(image_dir, work_dir, num_workers, repeats):
 
 def bench_pipeline(tfrecord_dir, lod, batch_size, seconds, **kwargs):
     """images/s delivered by make_dataset after a warm-up of 20 batches."""
-    ds = dataset.TFRecordDataset(tfrecord_dir)
+    ds = dataset.TFRecordDataset(tfrecord_dir, parallel_batches=FLAGS.parallel_batches,
+                                 prefetch_batches=FLAGS.prefetch_batches)
     iterator = iter(ds.make_dataset(lod, batch_size, **kwargs))
     for _ in range(20):
         next(iterator)
@@ -112,10 +116,11 @@ def main(_):
         num_images = len(image_folder.list_image_files(FLAGS.faces_dir)[0])
         print(f"Conversion: create_from_images, {num_images} images from {FLAGS.faces_dir}")
         tfrecord_dir = None
-        for workers in sorted({1, cores}):
+        for workers in sorted({1, cores}) if FLAGS.conversion else [cores]:
             rate, tfrecord_dir = bench_conversion(FLAGS.faces_dir, work_dir, workers, FLAGS.repeats)
             print(f"  {workers} thread(s): {rate:8.1f} images/s")
-        print(f"Pipeline: make_dataset, batch {FLAGS.batch_size}, shuffle + repeat, {FLAGS.seconds:.0f} s each")
+        print(f"Pipeline: make_dataset, batch {FLAGS.batch_size}, shuffle + repeat, {FLAGS.seconds:.0f} s each, "
+              f"{FLAGS.parallel_batches} batches decoded at once, {FLAGS.prefetch_batches} prefetched")
         print_pipeline(tfrecord_dir, (64, 256), FLAGS.batch_size, FLAGS.seconds)
         if FLAGS.num_1024:
             faces_1024 = upsampled_faces(FLAGS.faces_dir, os.path.join(work_dir, "faces-1024"), FLAGS.num_1024)
