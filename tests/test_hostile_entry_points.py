@@ -6,7 +6,6 @@ run under an address-space limit, and must end within 30 s in exit status 1 and 
 import gzip
 import io
 import json
-import os
 import struct
 import sys
 import time
@@ -170,22 +169,15 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_input_through_its_script(tmp_path, case):
+def test_hostile_input_through_its_script(tmp_path, case, monkeypatch):
     made = CASES[case](tmp_path)
     args, expect, env = made if len(made) == 3 else (*made, {})
     before = sorted(path.name for path in tmp_path.iterdir())
+    for key, value in env.items():  # run_limited passes the environment on
+        monkeypatch.setenv(key, value)
     start = time.time()
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        returncode, lines, stderr = run_limited([sys.executable, str(REPO_ROOT / args[0]), *args[1:]], tmp_path,
-                                                timeout=60)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    returncode, lines, stderr = run_limited([sys.executable, str(REPO_ROOT / args[0]), *args[1:]], tmp_path,
+                                            timeout=60)
     assert time.time() - start <= 30, f"{case} took {time.time() - start:.0f} s"
     assert returncode not in (-7, -9, -11, 135, 137, 139), stderr[-2000:]  # no crash signal
     lines = [line for line in lines if not line.startswith("Warning: ")]  # e.g. a cache entry moved aside

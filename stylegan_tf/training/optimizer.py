@@ -1,6 +1,5 @@
 """The original's optimizer: TF1 `tf.train.AdamOptimizer` arithmetic with its skipping of non-finite updates."""
 
-import numpy as np
 import tensorflow as tf
 
 
@@ -80,8 +79,8 @@ class Adam:
         return arrays
 
     def load_state_arrays(self, arrays):
-        """Restores `state_arrays()`; raises ValueError if a variable is missing, misshapen or
-        not finite (moments of a diverged run would turn every update into NaN)."""
+        """Restores `state_arrays()`; raises ValueError if a variable is missing or misshapen
+        (`resume.read_training_state` has refused non-finite states before)."""
         for name, m, v in zip(self.names, self.m, self.v):
             for slot, key in ((m, f"{self.name}/m/{name}"), (v, f"{self.name}/v/{name}")):
                 if key not in arrays:
@@ -89,13 +88,7 @@ class Adam:
                 if tuple(arrays[key].shape) != tuple(slot.shape):
                     raise ValueError(f"training state {key} has shape {arrays[key].shape}, "
                                      f"expected {tuple(slot.shape)}.")
-                if not np.all(np.isfinite(arrays[key])):
-                    raise ValueError(f"training state {key} holds non-finite values (the run had "
-                                     "diverged).")
                 slot.assign(arrays[key])
-        for key in (f"{self.name}/beta1_power", f"{self.name}/beta2_power"):
-            if key not in arrays or not np.all(np.isfinite(arrays[key])):
-                raise ValueError(f"training state {key} is missing or not finite.")
         self.beta1_power.assign(arrays[f"{self.name}/beta1_power"])
         self.beta2_power.assign(arrays[f"{self.name}/beta2_power"])
         self.steps.assign(arrays[f"{self.name}/steps"])

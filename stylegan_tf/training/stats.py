@@ -22,12 +22,14 @@ class TickStats:
     def means(self):
         """{name: mean} over the tick; resets the accumulators (`trailing_skips` keeps the tick's
         consecutive skipped updates at its end)."""
-        self.trailing_skips = trailing_skips(self.pending, self.strategy)
+        local_results = self.strategy.experimental_local_results
+        step_sums = [{key: sum(float(local.numpy()) for local in local_results(value))
+                      for key, value in outputs.items()} for outputs in self.pending]
+        self.trailing_skips = trailing_skips(step_sums)
         sums = {}
-        for outputs in self.pending:
-            for key, value in outputs.items():
-                for local in self.strategy.experimental_local_results(value):
-                    sums[key] = sums.get(key, 0.0) + float(local.numpy())
+        for step in step_sums:
+            for key, value in step.items():
+                sums[key] = sums.get(key, 0.0) + value
         means = {name: total / count for name, (total, count) in self.scalars.items()}
         replicas = len(self.strategy.experimental_local_results(
             self.pending[0][next(iter(self.pending[0]))])) if self.pending else 1
@@ -92,12 +94,12 @@ SKIP_KEYS = {"D": "TrainD/overflow_frequency", "G": "TrainG/overflow_frequency",
 DIVERGED_AFTER_SKIPS = 4
 
 
-def trailing_skips(pending, strategy):
-    """{network: consecutive skipped updates at the end of the steps `pending`} (TickStats)."""
+def trailing_skips(step_sums):
+    """{network: consecutive skipped updates at the end of a tick}, from its steps' statistics summed
+    over replicas (TickStats.means)."""
     runs = {}
     for net, key in SKIP_KEYS.items():
-        flags = [sum(float(local.numpy()) for local in strategy.experimental_local_results(outputs[key]))
-                 for outputs in pending if key in outputs]
+        flags = [step[key] for step in step_sums if key in step]
         run = 0
         for flag in reversed(flags):
             if flag <= 0:

@@ -182,18 +182,19 @@ class Trainer:
         self.G_smoothing_kimg = float(G_smoothing_kimg)
         self.compile_mode = compile_mode
         self.seed = int(seed)
-        for loss in (G_loss, D_loss):  # an unknown keyword is an error now, not when traced
-            losses.effective_loss_kwargs(loss.func_name, loss.kwargs)
         self.G_loss_fn = losses.G_LOSSES[G_loss.func_name]
         self.D_loss_fn = losses.D_LOSSES[D_loss.func_name]
         # StyleGAN2's regularized losses: every keyword argument belongs to the regularizer.
         self.G_path_length = G_loss.func_name in losses.PATH_LENGTH_LOSSES
         self.D_r1 = D_loss.func_name in losses.R1_LOSSES
-        self.G_loss_kwargs = {} if self.G_path_length else dict(G_loss.kwargs)
-        self.D_loss_kwargs = {} if self.D_r1 else dict(D_loss.kwargs)
-        self.G_reg_kwargs = dict(G_loss.kwargs) if self.G_path_length else {}
+        # Every argument with its default filled (an unknown keyword is an error now, not when traced).
+        G_kwargs = losses.effective_loss_kwargs(G_loss.func_name, G_loss.kwargs)
+        D_kwargs = losses.effective_loss_kwargs(D_loss.func_name, D_loss.kwargs)
+        self.G_loss_kwargs = {} if self.G_path_length else G_kwargs
+        self.D_loss_kwargs = {} if self.D_r1 else D_kwargs
+        self.G_reg_kwargs = G_kwargs if self.G_path_length else {}
         self.pl_minibatch_shrink = int(self.G_reg_kwargs.pop("pl_minibatch_shrink", losses.PL_MINIBATCH_SHRINK))
-        self.D_reg_kwargs = dict(D_loss.kwargs) if self.D_r1 else {}
+        self.D_reg_kwargs = D_kwargs if self.D_r1 else {}
         self.D_loss_seeded = D_loss.func_name in losses.SEEDED_LOSSES
         self.lazy_regularization = bool(lazy_regularization)
         self.G_reg_interval = int(G_reg_interval)
