@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from stylegan_tf import cli, generation, images, precision, pretrained  # noqa: E402
+from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
@@ -31,7 +31,7 @@ flags.DEFINE_float("truncation_psi", None, "Truncation strength (1 = none). Defa
 flags.DEFINE_integer("truncation_cutoff", None, "Truncate the first this many layers. Default: the "
                      "network's own (StyleGAN 8 = coarse and middle styles, StyleGAN2 every layer).")
 flags.DEFINE_enum("noise", "const", generation.NOISE_MODES,
-                  "const: the network's stored noise; random: noise drawn from each seed.")
+                  "const: the network's stored noise; random: noise drawn from each seed; none: no noise.")
 flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-separated "
                     "label values, used for every seed.")
 flags.DEFINE_string("outdir", "results/generate", "Output folder.")
@@ -43,11 +43,8 @@ flags.DEFINE_integer("frames_per_seed", 60, "Video: frames from one seed to the 
 flags.DEFINE_enum("space", "z", ["z", "w"], "Video: interpolate in Z (slerp of the latents) or W "
                   "(lerp of the truncated dlatents).")
 flags.DEFINE_integer("fps", 30, "Video: frames per second.")
-flags.DEFINE_enum("precision", "fp32", list(precision.PRECISIONS),
-                  "fp32 (exact), or bf16 / fp16 on the top --num_fp16_res resolutions (faster on GPUs "
-                  "with bf16/fp16 units; images differ from fp32 by ~40 dB PSNR in bf16, ~55 dB in fp16).")
-flags.DEFINE_integer("num_fp16_res", precision.DEFAULT_NUM_FP16_RES, "Mixed precision: resolutions in low precision.")
 cli.define_xla_flag(flags, "the synthesis")
+cli.define_runtime_flags(flags)
 flags.DEFINE_string("projected_w", None, "Render a projection saved by projector.py "
                     "(projected_w.npz: its dlatents and noise) to <outdir>/projected.png instead of seeds.")
 
@@ -56,8 +53,7 @@ flags.DEFINE_string("projected_w", None, "Render a projection saved by projector
 def main():
     generation.use_reproducible_arithmetic()
     seeds = cli.parse_seeds(FLAGS.seeds)
-    _, _, Gs = pretrained.load_networks(FLAGS.network)
-    precision.set_precision(Gs, FLAGS.precision, FLAGS.num_fp16_res)
+    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
     if FLAGS.projected_w:
         from stylegan_tf import projection
         dlatents, noise = projection.load_projection(FLAGS.projected_w)

@@ -34,6 +34,8 @@ flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: 
 flags.DEFINE_integer("noise_samples", 100, "Noise draws for the noise-detail figure.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call.")
 flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_xla_flag(flags, "the synthesis")
+cli.define_runtime_flags(flags)
 
 
 def _figure_jobs():
@@ -60,8 +62,8 @@ def main():
     for filename, kind, network, registry_name in jobs:
         if network not in loaded:
             loaded.clear()  # keep one network in memory at a time
-            _, _, Gs = pretrained.load_networks(network)
-            loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True)
+            _, _, Gs = pretrained.load_networks(network, runtime=cli.runtime_from_flags(FLAGS))
+            loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True, xla=FLAGS.xla)
         figure = figures.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
                                         FLAGS.noise_samples)
         path = images.save_png(outdir / filename, figure)

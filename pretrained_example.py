@@ -20,6 +20,8 @@ from stylegan_tf import cli, generation, images, legacy, pretrained  # noqa: E40
 FLAGS = flags.FLAGS
 flags.DEFINE_string("network", "ffhq-1024", "Registered name, pickle path or URL.")
 flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_xla_flag(flags, "the synthesis")
+cli.define_runtime_flags(flags)
 
 
 def print_variables(net):
@@ -39,14 +41,14 @@ def main():
     generation.use_reproducible_arithmetic()
     # G: instantaneous generator and D: discriminator, for resuming training;
     # Gs: the long-term average of G, which gives the best images.
-    _G, _D, Gs = pretrained.load_networks(FLAGS.network)
+    _G, _D, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
     print_variables(Gs)
 
     # One latent vector from seed 5; truncation psi 0.7 on the first 8 layers; noise drawn
     # from the same seed (the original drew it at random, so its image changed every run).
     rng = np.random.RandomState(5)
     latents = rng.randn(1, Gs.latent_size)
-    gen = generation.ImageGenerator(Gs)
+    gen = generation.ImageGenerator(Gs, xla=FLAGS.xla)
     dlatents = gen.dlatents(latents, truncation_psi=0.7, truncation_cutoff=8)
     image = gen.synthesize(dlatents, lambda _: generation.draw_noise(Gs.synthesis, rng))[0]
 

@@ -49,6 +49,7 @@ flags.DEFINE_string("inception", None, "FID Inception TorchScript file to use, e
 flags.DEFINE_string("vgg16_pkl", None, "NVIDIA's VGG16 metric network vgg16.pkl for pr50k3 (default: "
                     "$STYLEGAN_CACHE/metrics/vgg16.pkl); it is not downloaded automatically.")
 cli.define_xla_flag(flags, "the metric networks")
+cli.define_runtime_flags(flags)
 flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 
@@ -153,7 +154,7 @@ def main():
         output_dir = FLAGS.result_dir or run_dir or "results"
         if output_dir not in output_dirs:
             output_dirs.append(output_dir)
-        _G, _D, Gs = legacy.load_networks(network_pkl)
+        _G, _D, Gs = legacy.load_networks(network_pkl, runtime=cli.runtime_from_flags(FLAGS))
         for metric in metrics:
             print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
             _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)

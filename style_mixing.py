@@ -35,6 +35,8 @@ flags.DEFINE_string("labels", None, "Conditional networks: class index or label 
 flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
                      "resolution).")
 flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_xla_flag(flags, "the synthesis")
+cli.define_runtime_flags(flags)
 flags.DEFINE_bool("cells", False, "Also write each mixed image as row<seed>-col<seed>.png.")
 
 
@@ -46,14 +48,14 @@ def main():
     if len(FLAGS.styles) not in (1, len(row_seeds)):
         raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
                          "rows; give one for all rows or one per row.")
-    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
     row_styles = [cli.parse_layer_range(style, Gs.num_layers)
                   for style in FLAGS.styles]
     if len(row_styles) == 1:
         row_styles = row_styles * len(row_seeds)
     labels = cli.make_labels(Gs.label_size, FLAGS.labels, 1)
     scale = figures.cell_scale(FLAGS.size, Gs.resolution)  # checked before anything is generated
-    gen = generation.ImageGenerator(Gs, progress=True)
+    gen = generation.ImageGenerator(Gs, progress=True, xla=FLAGS.xla)
     canvas, cells, _ = figures.style_mixing_grid(
         gen, row_seeds, col_seeds, row_styles, FLAGS.truncation_psi, FLAGS.truncation_cutoff,
         labels)

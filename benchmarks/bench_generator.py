@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from stylegan_tf import networks, precision  # noqa: E402
+from stylegan_tf import names, networks  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("resolutions", ["256", "1024"], "Output resolutions to benchmark.")
@@ -32,8 +32,10 @@ flags.DEFINE_float("min_seconds", 10.0, "Measure each case for at least this lon
 flags.DEFINE_integer("min_runs", 3, "...and at least this many calls.")
 flags.DEFINE_enum("family", "stylegan", ["stylegan", "stylegan2"], "Network family.")
 flags.DEFINE_list("fused_modconv", ["true"], "StyleGAN2: fused_modconv values to time.")
-flags.DEFINE_list("precisions", ["fp32"], "Precisions to time (fp32, bf16, fp16; see stylegan_tf/precision.py).")
-flags.DEFINE_integer("num_fp16_res", precision.DEFAULT_NUM_FP16_RES, "Resolutions computed in low precision.")
+flags.DEFINE_list("precisions", ["fp32"], "Precisions to time (fp32, bf16, fp16; stylegan_tf/networks/runtime.py).")
+flags.DEFINE_integer("num_fp16_res", names.DEFAULT_NUM_FP16_RES, "Resolutions computed in low precision.")
+flags.DEFINE_enum("impl", "auto", ["auto", *names.IMPLS], "Op forms (stylegan_tf/ops/fast.py); auto: xla for the "
+                  "xla mode, fast for the others.")
 
 
 def measure(call, batch_size, min_seconds, min_runs):
@@ -64,24 +66,26 @@ def main(_):
                 Gs = networks.GeneratorMain(resolution=resolution, num_channels=3, fused_modconv=fused, name="Gs")
                 kwargs = dict(truncation_psi=0.5)
 
-            def eager(latents, Gs=Gs, kwargs=kwargs):
-                return Gs(latents, None, randomize_noise=True, **kwargs)
-
-            def stored_noise(latents, Gs=Gs, kwargs=kwargs):  # for the comparison with fp32
-                return Gs(latents, None, randomize_noise=False, **kwargs)
-
             probe = np.random.RandomState(1).randn(1, Gs.latent_size).astype(np.float32)
-            reference = stored_noise(probe).numpy()
+            reference = Gs(probe, None, randomize_noise=False, **kwargs).numpy()
             for name in FLAGS.precisions:
-                precision.set_precision(Gs, name, FLAGS.num_fp16_res)
-                calls = {"eager": eager, "function": tf.function(eager), "xla": tf.function(eager, jit_compile=True)}
-                difference = float(np.max(np.abs(tf.function(stored_noise)(probe).numpy() - reference)))
                 for batch_size in map(int, FLAGS.batch_sizes):
                     for mode in FLAGS.modes:
-                        rate, warmup = measure(calls[mode], batch_size, FLAGS.min_seconds, FLAGS.min_runs)
+                        impl = FLAGS.impl if FLAGS.impl != "auto" else "xla" if mode == "xla" else "fast"
+                        net = Gs.clone(impl=impl, precision=name, num_fp16_res=FLAGS.num_fp16_res)
+
+                        def generate(latents, net=net, kwargs=kwargs):
+                            return net(latents, None, randomize_noise=True, **kwargs)
+
+                        def stored_noise(latents, net=net, kwargs=kwargs):  # for the comparison with fp32
+                            return net(latents, None, randomize_noise=False, **kwargs)
+
+                        difference = float(np.max(np.abs(tf.function(stored_noise)(probe).numpy() - reference)))
+                        call = {"eager": generate, "function": tf.function(generate),
+                                "xla": tf.function(generate, jit_compile=True)}[mode]
+                        rate, warmup = measure(call, batch_size, FLAGS.min_seconds, FLAGS.min_runs)
                         print(f"{FLAGS.family:>9} {str(fused):>5} {resolution:>10} {batch_size:>5} {name:>9} "
                               f"{mode:>8} {rate:>8.2f} {warmup:>10.1f} {difference:>11.3g}", flush=True)
-            precision.set_precision(Gs, "fp32")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ the G loss's forward and backward, the two Adam updates, the Gs moving average):
 
     python benchmarks/bench_training.py --modes=function --replica_modes= --profile
 """
+import dataclasses
 import os
 import sys
 import time
@@ -62,11 +63,11 @@ def build(strategy, resolution, mode, precision="fp32"):
 
     from stylegan_tf.training import config as config_lib
     from stylegan_tf.training import trainer
-    return trainer.Trainer(
-        strategy, {}, {}, resolution, 3, 0, config_lib.LossConfig("G_logistic_nonsaturating"),
-        config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
-        config_lib.OptimizerConfig(), config_lib.OptimizerConfig(), G_smoothing_kimg=10.0,
-        labels=np.zeros([16, 0], np.float32), compile_mode=mode, precision=precision)
+    config = config_lib.TrainConfig(G_loss=config_lib.LossConfig("G_logistic_nonsaturating"),
+                                    D_loss=config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
+                                    G_smoothing_kimg=10.0, precision=precision)
+    return trainer.Trainer(strategy, config, trainer.DatasetInfo(resolution, 3, 0, np.zeros([16, 0], np.float32)),
+                           compile_mode=mode)
 
 
 def profile_phases(trainer, resolution, batch, steps):
@@ -75,7 +76,8 @@ def profile_phases(trainer, resolution, batch, steps):
     import tensorflow as tf
 
     from stylegan_tf.training import losses
-    from stylegan_tf.training.trainer import _AtLodRange, lod_range_of
+    from stylegan_tf.training.schedule import lod_range_of
+    from stylegan_tf.training.trainer import _AtLodRange
     # The networks at lod 0 as the trainer calls them (a fixed lod range: no lod conditionals).
     G, D = _AtLodRange(trainer.G, lod_range_of(0.0)), _AtLodRange(trainer.D, lod_range_of(0.0))
     latents = tf.constant(np.random.RandomState(1).randn(batch, trainer.G.latent_size).astype(np.float32))
@@ -143,12 +145,10 @@ def build_stylegan2(strategy, resolution, mode, letter, precision="fp32"):
 
     from stylegan_tf.training import config as config_lib
     from stylegan_tf.training import trainer
-    config = config_lib.stylegan2_config(letter)
-    return trainer.Trainer(
-        strategy, config.G_args, config.D_args, resolution, 3, 0, config.G_loss, config.D_loss,
-        config.G_opt, config.D_opt, G_smoothing_kimg=10.0, labels=np.zeros([16, 0], np.float32),
-        compile_mode=mode, G_func=config.G_func, D_func=config.D_func,
-        lazy_regularization=config.lazy_regularization, precision=precision)
+    config = dataclasses.replace(config_lib.stylegan2_config(letter), mirror_augment=False, G_smoothing_kimg=10.0,
+                                 precision=precision)
+    return trainer.Trainer(strategy, config, trainer.DatasetInfo(resolution, 3, 0, np.zeros([16, 0], np.float32)),
+                           compile_mode=mode)
 
 
 def time_stylegan2_steps(trainer, resolution, batch, steps, rounds):

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from stylegan_tf import names
 from stylegan_tf.dataset.tfrecord_format import one_hot
 
 
@@ -87,7 +88,7 @@ def format_time(seconds):
 # ----------------------------------------------------------------------------------------------
 # Flags several scripts share, defined once so that each means the same everywhere.
 
-XLA_CHOICES = ("auto", "on", "off")  # stylegan_tf.xla.CHOICES, named here without TensorFlow
+XLA_CHOICES = names.XLA_CHOICES
 
 
 def define_xla_flag(flags_module, compiles, default="auto"):
@@ -95,8 +96,35 @@ def define_xla_flag(flags_module, compiles, default="auto"):
     flags_module.DEFINE_enum(
         "xla", default, list(XLA_CHOICES),
         f"Compile {compiles} with XLA: auto = on GPUs, plain tf.function on CPUs (faster there, see "
-        "benchmarks/README.md); on; off (also no XLA clusters for the epilogues of large feature maps)"
+        "benchmarks/README.md); on; off"
         + ("." if default is not None else "; default: the preset's (auto for the releases' presets)."))
+
+
+def define_runtime_flags(flags_module, precision=True):
+    """`--impl` (and `--precision`, `--num_fp16_res`) of a script that generates images; read them
+    with `runtime_from_flags`. Needs `define_xla_flag` too."""
+    flags_module.DEFINE_enum(
+        "impl", "auto", ["auto", *names.IMPLS],
+        "Op forms of the network: ref = the original's formulation; fast = faster forms of the same "
+        "functions for uncompiled graphs; xla = forms for XLA-compiled ones; auto = xla with --xla "
+        "compiling, else fast. Images agree to float rounding.")
+    if precision:
+        flags_module.DEFINE_enum(
+            "precision", "fp32", list(names.PRECISIONS),
+            "fp32 (exact), or bf16 / fp16 on the top --num_fp16_res resolutions (faster on GPUs with "
+            "bf16/fp16 units; images differ from fp32 by ~40 dB PSNR in bf16, ~55 dB in fp16).")
+        flags_module.DEFINE_integer("num_fp16_res", names.DEFAULT_NUM_FP16_RES,
+                                    "Mixed precision: resolutions in low precision.")
+
+
+def runtime_from_flags(flag_values):
+    """The `networks.runtime.Runtime` that `define_runtime_flags`' flags (and --xla) choose."""
+    from stylegan_tf import xla
+    from stylegan_tf.networks.runtime import Runtime
+    impl = xla.inference_impl(flag_values.xla) if flag_values.impl == "auto" else flag_values.impl
+    precision = dict(precision=flag_values.precision, num_fp16_res=flag_values.num_fp16_res) \
+        if "precision" in flag_values else {}
+    return Runtime(impl=impl, **precision)
 
 
 # ----------------------------------------------------------------------------------------------

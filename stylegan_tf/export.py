@@ -26,9 +26,8 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework import convert_to_constants
 
-from stylegan_tf import fileio, networks, xla
+from stylegan_tf import fileio, networks
 from stylegan_tf import images as image_utils
 
 
@@ -46,6 +45,7 @@ def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noi
 def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
     """(function, input_signature) mapping latents (+ labels) and truncation_psi, `batch` rows
     (None: any), to `outputs(images)`."""
+    Gs = plain_ops_network(Gs)
     cutoff = Gs.num_layers if truncation_cutoff is None else int(truncation_cutoff)
     signature = [tf.TensorSpec([batch, Gs.latent_size], tf.float32, name="latents")]
     if Gs.label_size:
@@ -54,13 +54,18 @@ def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
     lod = float(np.asarray(Gs.lod))
 
     def generate(latents, labels, truncation_psi):
-        # Plain ops only: the serving runtimes (TF Serving, TFLite, ONNX) compile or fuse themselves.
-        with xla.elementwise_clusters(False):
-            return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
+        return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
 
     if Gs.label_size:
         return generate, signature
     return (lambda latents, truncation_psi: generate(latents, None, truncation_psi)), signature
+
+
+def plain_ops_network(Gs):
+    """Gs itself, or where it was built with other op forms than the reference (`Runtime.impl`) a
+    copy with the reference ones: an export holds plain ops only (no XLA clusters or XLA-only forms),
+    and the serving runtimes (TF Serving, TFLite, ONNX) compile or fuse it themselves."""
+    return Gs if Gs.runtime.impl == "ref" else Gs.clone(Gs.name, impl="ref")
 
 
 def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
@@ -135,12 +140,21 @@ def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
         values = tf.minimum(tf.maximum(images * 127.5 + 128.0, 0.0), 255.0)
         return {"images": tf.cast(values, tf.uint8), "images_float": images}
 
+    Gs = plain_ops_network(Gs)  # once: the mapping below must name the variables the function reads
     function, signature = _generator_function(Gs, truncation_cutoff, False, int(batch_size), outputs)
-    concrete = tf.function(function).get_concrete_function(*signature)
-    # Weights, noise buffers and dlatent_avg become constants (the converter would otherwise keep
-    # some as resource variables that the interpreter never initialises).
-    frozen = convert_to_constants.convert_variables_to_constants_v2(concrete, lower_control_flow=False)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    # Weights, noise buffers and dlatent_avg enter the graph as constants (Keras' StatelessScope
+    # reads them from this mapping), so that the flatbuffer holds no resource variables (the
+    # converter's own freezing left variable reads that the interpreter never initialises).
+    values = [(variable, tf.constant(variable.numpy())) for variable in Gs.variables]
+
+    def frozen(*args):
+        with keras.StatelessScope(state_mapping=values):
+            return function(*args)
+
+    concrete = tf.function(frozen).get_concrete_function(*signature)
+    # A trackable object (here an empty one) makes the converter write the `serving_default`
+    # signature with the input and output names above.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         flatbuffer = converter.convert()
@@ -154,17 +168,11 @@ def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
 
 def run_tflite(path, latents, truncation_psi, labels=None):
     """Runs an `export_tflite` file in `tf.lite.Interpreter`: {'images': uint8, 'images_float'}."""
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    feeds = {"latents": latents, "truncation_psi": truncation_psi, "labels": labels}
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], np.asarray(feeds[detail["name"]], detail["dtype"]))
-    interpreter.invoke()
-    outputs = {}
-    for detail in interpreter.get_output_details():  # told apart by type: uint8 and float32
-        key = "images" if detail["dtype"] == np.uint8 else "images_float"
-        outputs[key] = interpreter.get_tensor(detail["index"])
-    return outputs
+    runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    feeds = {"latents": np.asarray(latents, np.float32), "truncation_psi": np.asarray(truncation_psi, np.float32)}
+    if labels is not None:
+        feeds["labels"] = np.asarray(labels, np.float32)
+    return dict(runner(**feeds))
 
 
 ONNX_OPSET = 17

@@ -156,7 +156,8 @@ def uncurated_figure(gen, layout=UncuratedLayout(), truncation_psi=0.7, truncati
     noise_fn = None
     if noise_mode == "random":
         noise_fn = lambda index: generation.draw_noise(gen.Gs.synthesis, rng)  # noqa: E731  (in order)
-    images = iter(gen.synthesize(dlatents, noise_fn, desc="uncurated"))
+    images = iter(gen.synthesize(dlatents, noise_fn, desc="uncurated",
+                                 noise_mode="none" if noise_mode == "none" else "const"))
 
     box = _crop_box(layout.crop, *gen.image_size)
     crop_width, crop_height = box[2] - box[0], box[3] - box[1]
@@ -244,14 +245,12 @@ def noise_components_figure(gen, seeds=(1967, 1555), noise_ranges=None, flips=(1
     latents = generation.latents_from_seeds(seeds, gen.Gs.latent_size)
     dlatents = gen.dlatents(latents, None, truncation_psi=1)
     variants = []
-    with gen.noise_restored() as buffers:
-        stored = [np.asarray(buffer) for buffer in buffers]
-        for layers in noise_ranges:
-            for index, (buffer, value) in enumerate(zip(buffers, stored)):
-                buffer.assign(value if index in layers else np.zeros_like(value))
-            images = gen.synthesize(dlatents)
-            images[flips] = images[flips, :, ::-1]
-            variants.append(images)
+    stored = [np.asarray(buffer) for buffer in gen.Gs.synthesis.noise_buffers]
+    for layers in noise_ranges:
+        images = gen.synthesize(dlatents, noise=[value if index in layers else np.zeros_like(value)
+                                                 for index, value in enumerate(stored)])
+        images[flips] = images[flips, :, ::-1]
+        variants.append(images)
 
     width, height = gen.image_size
     half = width // 2

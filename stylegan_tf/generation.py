@@ -5,30 +5,30 @@ Latents follow the original: `np.random.RandomState(seed).randn(1, latent_size)`
 uncurated figures draw all their latents from one `RandomState(seed)`, as the original did).
 
 Noise. The original `Gs.run` draws fresh noise on every call (`randomize_noise=True`), so its images
-are not reproducible. Two modes replace it here:
-  * "const": the noise buffers stored in the network (`randomize_noise=False`), shared by all
+are not reproducible. Three modes replace it here (`names.NOISE_MODES`):
+  * "const": the noise buffers stored in the network (`noise_mode='const'`), shared by all
     images, as the original's style-mixing and truncation figures.
   * "random": noise drawn per image from NumPy, continuing the `RandomState` that produced the
     latent: after `randn(1, latent_size)` come `randn(1, H, W, 1)` for each noise input, lowest
-    resolution first (the same values in the original's [1, 1, H, W] layout). The buffers are set
-    to these values and the synthesis runs with `randomize_noise=False`, one image at a time.
-Either way a seed gives the same image on every run and in any batch. Different devices (CPU vs
+    resolution first (the same values in the original's [1, 1, H, W] layout), passed to the
+    synthesis as its `noise` input, one image at a time.
+  * "none": no noise.
+Each way a seed gives the same image on every run and in any batch. Different devices (CPU vs
 GPU) agree to float rounding (at most 1 step in rare uint8 pixels), not bit for bit.
 
 Example:
     gen = ImageGenerator(Gs)
     images = generate_images(gen, seeds=[0, 1, 2], truncation_psi=0.7)   # uint8 [3, H, W, C]
 """
-import contextlib
-
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
 from stylegan_tf import images as image_utils
+from stylegan_tf import names
 from stylegan_tf import xla as xla_lib
 
-NOISE_MODES = ("const", "random")
+NOISE_MODES = names.NOISE_MODES
 
 
 def use_reproducible_arithmetic():
@@ -74,6 +74,8 @@ class ImageGenerator:
             figures used 8).
         progress: show tqdm bars.
         xla: compile the synthesis with XLA: 'auto' (on GPUs only, `stylegan_tf.xla`), 'on', 'off'.
+            (The op forms are the network's own, `Runtime.impl`: load it with
+            `runtime=Runtime(impl=xla.inference_impl(xla))` for the fastest.)
     """
 
     def __init__(self, Gs, batch_size=8, progress=False, xla="auto"):
@@ -83,15 +85,14 @@ class ImageGenerator:
         self.batch_size = int(batch_size)
         self.progress = progress
         synthesis = Gs.synthesis
-
-        def synthesize(dlatents):
-            with xla_lib.elementwise_clusters(xla):  # read while tracing
-                return synthesis(dlatents, randomize_noise=False)
-
-        self._synthesis = tf.function(
-            synthesize,
-            input_signature=[tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32)],
-            jit_compile=xla_lib.use_xla(xla))
+        dlatents_spec = tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32)
+        noise_specs = [tf.TensorSpec([None, *buffer.shape[1:]], tf.float32) for buffer in synthesis.noise_buffers]
+        jit_compile = xla_lib.use_xla(xla)
+        self._synthesis = {mode: tf.function(lambda dlatents, mode=mode: synthesis(dlatents, noise_mode=mode),
+                                             input_signature=[dlatents_spec], jit_compile=jit_compile)
+                           for mode in ("const", "none")}
+        self._synthesis_with_noise = tf.function(lambda dlatents, noise: synthesis(dlatents, noise=noise),
+                                                 input_signature=[dlatents_spec, noise_specs], jit_compile=jit_compile)
 
     @property
     def image_size(self):
@@ -119,42 +120,33 @@ class ImageGenerator:
                              "its mapping weights or dlatent_avg); its images would be blank.")
         return dlatents
 
-    @contextlib.contextmanager
-    def noise_restored(self):
-        """Restores the stored noise buffers on exit (they are overwritten per image)."""
-        buffers = self.Gs.synthesis.noise_buffers
-        saved = [np.asarray(buffer) for buffer in buffers]
-        try:
-            yield buffers
-        finally:
-            for buffer, value in zip(buffers, saved):
-                buffer.assign(value)
-
-    def synthesize(self, dlatents, noise_fn=None, desc=None):
+    def synthesize(self, dlatents, noise_fn=None, desc=None, noise_mode="const", noise=None):
         """dlatents [N, layers, D] -> uint8 images [N, H, W, C].
 
         Args:
             dlatents: W per layer.
-            noise_fn: None = the stored noise buffers (batched); else `noise_fn(i)` returns the
-                noise values (see `draw_noise`) for image i, called in order i = 0, 1, ...
+            noise_fn: None = batched, noise by `noise_mode` or `noise`; else `noise_fn(i)` returns
+                the noise maps (see `draw_noise`) of image i, called in order i = 0, 1, ...
             desc: progress-bar label (shown only with one, when `progress` is on).
+            noise_mode: 'const' (the stored buffers) or 'none', for all images.
+            noise: one [1, H, W, 1] map per noise layer, shared by all images (overrides the mode).
         """
         dlatents = np.asarray(dlatents, np.float32)
         count = len(dlatents)
         if noise_fn is None:
+            if noise is not None:
+                noise = [np.asarray(value, np.float32) for value in noise]
+                batch = lambda part: self._synthesis_with_noise(part, noise)  # noqa: E731
+            else:
+                batch = self._synthesis[names.check_choice(noise_mode, ("const", "none"), "noise_mode")]
             starts = range(0, count, self.batch_size)
             return np.concatenate([
-                image_utils.to_uint8(_finite(self._synthesis(dlatents[start:start + self.batch_size])))
+                image_utils.to_uint8(_finite(batch(dlatents[start:start + self.batch_size])))
                 for start in tqdm(starts, desc=desc, unit="batch", leave=False,
                                   disable=not (self.progress and desc))])
-        outputs = []
-        with self.noise_restored() as buffers:
-            for index in tqdm(range(count), desc=desc, unit="img", leave=False,
-                              disable=not (self.progress and desc)):
-                for buffer, value in zip(buffers, noise_fn(index)):
-                    buffer.assign(value)
-                outputs.append(image_utils.to_uint8(_finite(self._synthesis(dlatents[index:index + 1]))))
-        return np.concatenate(outputs)
+        return np.concatenate([
+            image_utils.to_uint8(_finite(self._synthesis_with_noise(dlatents[index:index + 1], noise_fn(index))))
+            for index in tqdm(range(count), desc=desc, unit="img", leave=False, disable=not (self.progress and desc))])
 
 
 def _finite(images):
@@ -187,7 +179,7 @@ def iterate_images(gen, seeds, truncation_psi=0.7, truncation_cutoff=8, noise_mo
         noise_fn = None
         if noise_mode == "random":
             noise_fn = lambda index: draw_noise(gen.Gs.synthesis, rngs[index])  # noqa: E731
-        yield chunk, gen.synthesize(dlatents, noise_fn)
+        yield chunk, gen.synthesize(dlatents, noise_fn, noise_mode="none" if noise_mode == "none" else "const")
 
 
 def generate_images(gen, seeds, truncation_psi=0.7, truncation_cutoff=8, noise_mode="const",
@@ -199,7 +191,7 @@ def generate_images(gen, seeds, truncation_psi=0.7, truncation_cutoff=8, noise_m
         seeds: ints in [0, 2**32 - 1].
         truncation_psi, truncation_cutoff: as `Gs(...)` (psi 1 or None = no truncation; the
             cutoff counts layers, 8 = coarse and middle styles).
-        noise_mode: 'const' or 'random' (module docstring).
+        noise_mode: 'const', 'random' or 'none' (module docstring).
         labels: [len(seeds), label_size] for conditional networks, else None.
 
     Returns:

@@ -2,14 +2,18 @@
 
 Weights are stored unscaled, exactly as in the original pickles (conv kernels HWIO, dense kernels
 [in, out]); the He/lrmul multiplier is applied at run time (`training/networks_stylegan.py`). Every
-layer creates its weights in `build()` and returns all constructor arguments from `get_config()`.
+layer creates its own weights in `build()` and returns all constructor arguments from
+`get_config()`. How a layer computes is fixed when it is built: `impl` picks the op forms
+(`ops.fast`), the Keras `dtype` policy its precision, `conv_clamp` the bound of its outputs (mixed
+precision, `networks.runtime`).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import ops, upfirdn
+from stylegan_tf import ops
+from stylegan_tf.ops import fast, upfirdn
 
 _PACKAGE = "stylegan_tf"
 
@@ -83,13 +87,13 @@ class EqualizedConv2D(keras.layers.Layer):
         fused_scale: compute the resampling and the conv as one (transposed) stride-2 conv.
             Same function, as in the original.
         use_bias, activation: optional bias (lrmul-scaled) and nonlinearity after the conv.
+        impl: op forms of the resampling ('ref', 'fast', 'xla'; `ops.fast`).
+        conv_clamp: clamp the outputs to [-conv_clamp, conv_clamp] (None: no clamp).
     """
-
-    conv_clamp = None  # set by `precision.set_precision` on the low-precision layers
 
     def __init__(self, filters, kernel_size, gain=np.sqrt(2), use_wscale=True, lrmul=1.0,
                  resample=None, fused_scale=False, use_bias=False, activation="linear",
-                 **kwargs):
+                 impl="ref", conv_clamp=None, **kwargs):
         super().__init__(**kwargs)
         if kernel_size < 1 or kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}.")
@@ -105,6 +109,8 @@ class EqualizedConv2D(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.activation = activation
         self._activation_fn = ops.activation_fn(activation)
+        self.impl = fast.check_impl(impl)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
 
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
@@ -120,9 +126,9 @@ class EqualizedConv2D(keras.layers.Layer):
     def call(self, x):
         weight = self.weight * self.weight_multiplier
         if self.resample == "up":
-            x = ops.upscale2d_conv2d(x, weight, self.fused_scale)
+            x = fast.upscale2d_conv2d(x, weight, self.fused_scale, self.impl)
         elif self.resample == "down":
-            x = ops.conv2d_downscale2d(x, weight, self.fused_scale)
+            x = fast.conv2d_downscale2d(x, weight, self.fused_scale, self.impl)
         else:
             x = ops.conv2d(x, weight)
         if self.use_bias:
@@ -133,104 +139,49 @@ class EqualizedConv2D(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "gain": self.gain, "use_wscale": self.use_wscale, "lrmul": self.lrmul,
                 "resample": self.resample, "fused_scale": self.fused_scale,
-                "use_bias": self.use_bias, "activation": self.activation}
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class Bias(keras.layers.Layer):
-    """Adds a per-channel bias (last axis), stored unscaled; effective value `bias * lrmul`."""
-
-    def __init__(self, lrmul=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.lrmul = float(lrmul)
-
-    def build(self, input_shape):
-        self.bias = self.add_weight(name="bias", shape=(int(input_shape[-1]),),
-                                    initializer="zeros")
-
-    def call(self, x):
-        return x + self.bias * self.lrmul
-
-    def get_config(self):
-        return {**super().get_config(), "lrmul": self.lrmul}
+                "use_bias": self.use_bias, "activation": self.activation, "impl": self.impl,
+                "conv_clamp": self.conv_clamp}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Blur2D(keras.layers.Layer):
-    """Depthwise low-pass filter (default [1,2,1] x [1,2,1] / 16) with SAME zero padding."""
+    """Depthwise low-pass filter (default [1,2,1] x [1,2,1] / 16) with SAME zero padding; `impl`
+    picks its form (`ops.fast.blur2d`)."""
 
-    def __init__(self, blur_filter=(1, 2, 1), **kwargs):
+    def __init__(self, blur_filter=(1, 2, 1), impl="ref", **kwargs):
         kwargs.setdefault("autocast", False)  # filters in its input's dtype (one layer serves all resolutions)
         super().__init__(**kwargs)
         self.blur_filter = np.asarray(blur_filter, dtype=float).tolist()  # 1-D or 2-D, JSON-able
+        self.impl = fast.check_impl(impl)
 
     def call(self, x):
-        return ops.blur2d(x, self.blur_filter)
+        return fast.blur2d(x, self.blur_filter, self.impl)
 
     def get_config(self):
-        return {**super().get_config(), "blur_filter": self.blur_filter}
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class NoiseInjection(keras.layers.Layer):
-    """Adds single-channel noise scaled by a learned per-channel strength (original `Noise/weight`).
-
-    Call with the features [NHWC] and the noise [N or 1, H, W, 1].
-    """
-
-    def build(self, x_shape, noise_shape=None):
-        self.weight = self.add_weight(name="weight", shape=(int(x_shape[-1]),),
-                                      initializer="zeros")
-
-    def call(self, x, noise):
-        return x + noise * self.weight
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class StyleModulation(keras.layers.Layer):
-    """AdaIN style: `x * (scale + 1) + shift`, scale and shift from an affine map of w.
-
-    The affine output is [scale (C), shift (C)], the original's `StyleMod` layout.
-    Call with the features [NHWC] and the dlatent [N, dlatent_size].
-    """
-
-    def __init__(self, use_wscale=True, **kwargs):
-        super().__init__(**kwargs)
-        self.use_wscale = bool(use_wscale)
-
-    def build(self, x_shape, dlatent_shape=None):
-        self.channels = int(x_shape[-1])
-        self.affine = EqualizedDense(2 * self.channels, gain=1.0, use_wscale=self.use_wscale,
-                                     name="affine")
-        if dlatent_shape is not None:
-            self.affine.build(dlatent_shape)
-
-    def styles(self, dlatent):
-        """(scale, shift), each [N, 1, 1, C]."""
-        style = self.affine(dlatent)                                   # [N, 2C]
-        return style[:, tf.newaxis, tf.newaxis, :self.channels], style[:, tf.newaxis, tf.newaxis, self.channels:]
-
-    def call(self, x, dlatent):
-        scale, shift = self.styles(dlatent)
-        return x * (scale + 1.0) + shift
-
-    def get_config(self):
-        return {**super().get_config(), "use_wscale": self.use_wscale}
+        return {**super().get_config(), "blur_filter": self.blur_filter, "impl": self.impl}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class LayerEpilogue(keras.layers.Layer):
     """What follows every synthesis conv, in the original's order:
-    noise -> bias -> nonlinearity -> pixel norm -> instance norm -> style modulation.
+    noise -> bias -> nonlinearity -> pixel norm -> instance norm -> style modulation (AdaIN:
+    `x * (scale + 1) + shift`, [scale, shift] an affine map of w, the original's `StyleMod`).
+
+    Variables, with their original names: `noise_weight` (`Noise/weight`, [C], with `use_noise`),
+    `bias` ([C]), `style_weight` and `style_bias` (`StyleMod/weight` [dlatent_size, 2C] and
+    `StyleMod/bias`, with `use_styles`; equalized learning rate by `use_wscale`).
+
+    Call: `epilogue(x [NHWC], dlatent [N, dlatent_size] or None, noise [N or 1, H, W, 1] or None)`.
 
     Args:
         use_noise, use_pixel_norm, use_instance_norm, use_styles: the G_synthesis switches.
         nonlinearity: 'lrelu' or 'relu'.
         use_wscale: equalized learning rate for the style affine map.
+        impl: op forms ('fast': XLA clusters on large maps, `ops.fast.style_epilogue`).
     """
 
     def __init__(self, use_noise=True, use_pixel_norm=False, use_instance_norm=True,
-                 use_styles=True, nonlinearity="lrelu", use_wscale=True, **kwargs):
+                 use_styles=True, nonlinearity="lrelu", use_wscale=True, impl="ref", **kwargs):
         super().__init__(**kwargs)
         self.use_noise = bool(use_noise)
         self.use_pixel_norm = bool(use_pixel_norm)
@@ -238,32 +189,40 @@ class LayerEpilogue(keras.layers.Layer):
         self.use_styles = bool(use_styles)
         self.nonlinearity = nonlinearity
         self.use_wscale = bool(use_wscale)
+        self.impl = fast.check_impl(impl)
         ops.activation_fn(nonlinearity)  # validates the name
-        self.noise = NoiseInjection(name="noise") if self.use_noise else None
-        self.bias = Bias(name="bias")
-        self.style = StyleModulation(use_wscale=use_wscale, name="style") \
-            if self.use_styles else None
 
     def build(self, x_shape, dlatent_shape=None, noise_shape=None):
-        if self.noise is not None:
-            self.noise.build(x_shape)
-        self.bias.build(x_shape)
-        if self.style is not None:
-            self.style.build(x_shape, dlatent_shape)
+        channels = int(x_shape[-1])
+        if self.use_noise:
+            self.noise_weight = self.add_weight(name="noise_weight", shape=(channels,), initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(channels,), initializer="zeros")
+        if self.use_styles:
+            dlatent_size = int((dlatent_shape or (None, 512))[-1])
+            init_std, self.style_multiplier = weight_scaling(dlatent_size, 1.0, self.use_wscale, 1.0)
+            self.style_weight = self.add_weight(
+                name="style_weight", shape=(dlatent_size, 2 * channels),
+                initializer=keras.initializers.RandomNormal(stddev=init_std))
+            self.style_bias = self.add_weight(name="style_bias", shape=(2 * channels,), initializer="zeros")
+        self.built = True
+
+    def styles(self, dlatent):
+        """(scale, shift), each [N, 1, 1, C]."""
+        style = tf.matmul(dlatent, self.style_weight * self.style_multiplier) + self.style_bias  # [N, 2C]
+        channels = style.shape[-1] // 2
+        return style[:, tf.newaxis, tf.newaxis, :channels], style[:, tf.newaxis, tf.newaxis, channels:]
 
     def call(self, x, dlatent=None, noise=None):
-        # The sublayers hold the variables; the ops run as one function (`ops.style_epilogue`),
-        # which XLA fuses where that pays.
-        scale, shift = self.style.styles(dlatent) if self.style is not None else (None, None)
-        noise, noise_weight = (noise, self.noise.weight) if self.noise is not None else (None, None)
-        return ops.fused_style_epilogue(x, noise, noise_weight, self.bias.bias * self.bias.lrmul, self.nonlinearity,
-                                        self.use_pixel_norm, self.use_instance_norm, scale, shift)
+        scale, shift = self.styles(dlatent) if self.use_styles else (None, None)
+        noise, noise_weight = (noise, self.noise_weight) if self.use_noise and noise is not None else (None, None)
+        return fast.style_epilogue(x, noise, noise_weight, self.bias, self.nonlinearity, self.use_pixel_norm,
+                                   self.use_instance_norm, scale, shift, self.impl)
 
     def get_config(self):
         return {**super().get_config(), "use_noise": self.use_noise,
                 "use_pixel_norm": self.use_pixel_norm,
                 "use_instance_norm": self.use_instance_norm, "use_styles": self.use_styles,
-                "nonlinearity": self.nonlinearity, "use_wscale": self.use_wscale}
+                "nonlinearity": self.nonlinearity, "use_wscale": self.use_wscale, "impl": self.impl}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -355,7 +314,7 @@ class FIRConv2D(EqualizedConv2D):
 
     def get_config(self):
         config = {key: value for key, value in super().get_config().items()
-                  if key not in ("gain", "use_wscale", "lrmul", "fused_scale")}
+                  if key not in ("gain", "use_wscale", "lrmul", "fused_scale", "impl")}
         return {**config, "resample_kernel": self.resample_kernel, "activation": self.bias_activation}
 
 
@@ -381,12 +340,11 @@ class ModulatedConv2D(keras.layers.Layer):
     convolutions (slow or missing on CPUs) and agrees with the fused form to float rounding.
 
     Call: `layer(x [N, H, W, I], w [N, dlatent_size], noise [N or 1, H', W', 1] or None)`.
+    `conv_clamp`: clamp the outputs to [-conv_clamp, conv_clamp] (None: no clamp).
     """
 
-    conv_clamp = None  # set by `precision.set_precision` on the low-precision layers
-
     def __init__(self, filters, kernel_size, demodulate=True, up=False, resample_kernel=(1, 3, 3, 1),
-                 fused_modconv=True, use_noise=True, activation="lrelu", **kwargs):
+                 fused_modconv=True, use_noise=True, activation="lrelu", conv_clamp=None, **kwargs):
         # No autocast: the styles and the demodulation stay in the variables' dtype (float32) under
         # mixed precision; `call` casts the activations' operands to the compute dtype itself.
         kwargs.setdefault("autocast", False)
@@ -401,10 +359,11 @@ class ModulatedConv2D(keras.layers.Layer):
         self.use_noise = bool(use_noise)
         self.activation = activation
         ops.bias_act_gain(activation)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
 
-    def build(self, input_shape, dlatent_shape=None):
-        in_channels = int(input_shape[-1])
-        dlatent_size = int((dlatent_shape or (None, 512))[-1])
+    def build(self, x_shape, w_shape=None, noise_shape=None):
+        in_channels = int(x_shape[-1])
+        dlatent_size = int((w_shape or (None, 512))[-1])
         _, self.weight_multiplier = weight_scaling(self.kernel_size ** 2 * in_channels, 1.0, True, 1.0)
         _, self.mod_multiplier = weight_scaling(dlatent_size, 1.0, True, 1.0)
         normal = keras.initializers.RandomNormal(stddev=1.0)
@@ -439,4 +398,4 @@ class ModulatedConv2D(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "demodulate": self.demodulate, "up": self.up, "resample_kernel": self.resample_kernel,
                 "fused_modconv": self.fused_modconv, "use_noise": self.use_noise,
-                "activation": self.activation}
+                "activation": self.activation, "conv_clamp": self.conv_clamp}

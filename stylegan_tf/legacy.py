@@ -264,16 +264,17 @@ def _flatten_state_variables(state, prefix=""):
     return items
 
 
-def network_from_state(obj, what="network", path="<pickle>"):
-    """Builds the Keras network described by one unpickled `NetworkState` and assigns its
-    variables; every stored variable must be used and every Keras variable assigned."""
+def network_from_state(obj, what="network", path="<pickle>", runtime=None):
+    """Builds the Keras network described by one unpickled `NetworkState` (computing as `runtime`
+    says, `networks.runtime.Runtime`) and assigns its variables; every stored variable must be used
+    and every Keras variable assigned."""
     state = _check_network_state(obj, what, path)
     builder = _BUILDERS[state["build_func_name"]]
     kwargs = dict(state["static_kwargs"])
     ignored = {key: kwargs.pop(key) for key in sorted(set(kwargs) - set(builder.ACCEPTED))} \
         if builder.PICKLED_KWARGS_MAY_EXTEND else {}
     try:
-        net = builder(name=state["name"], **kwargs)
+        net = builder(name=state["name"], runtime=runtime, **kwargs)
     except (ValueError, TypeError) as error:
         raise LegacyPickleError(f"{path}: {what}: {error}") from None
     net.state_version = int(state["version"])  # written back in the same format
@@ -312,8 +313,9 @@ def network_from_state(obj, what="network", path="<pickle>"):
     return net
 
 
-def load_networks(path):
-    """Loads `(G, D, Gs)` from an original StyleGAN pickle or one of our snapshots.
+def load_networks(path, runtime=None):
+    """Loads `(G, D, Gs)` from an original StyleGAN pickle or one of our snapshots, computing as
+    `runtime` says (`networks.runtime.Runtime`, default: the reference ops in float32).
 
     Raises LegacyPickleError (a ValueError) with a clear message for anything else.
     """
@@ -321,7 +323,7 @@ def load_networks(path):
     if not (isinstance(data, tuple) and len(data) >= 3):
         raise LegacyPickleError(f"{os.fspath(path)}: expected a tuple (G, D, Gs), found "
                                 f"{type(data).__name__}.")
-    return tuple(network_from_state(obj, what, os.fspath(path))
+    return tuple(network_from_state(obj, what, os.fspath(path), runtime)
                  for obj, what in zip(data[:3], ("G", "D", "Gs")))
 
 
@@ -333,9 +335,9 @@ def read_network_variables(path, what="network"):
     return state["build_func_name"], _flatten_state_variables(state)
 
 
-def load_network(path, what="network"):
+def load_network(path, what="network", runtime=None):
     """Loads a pickle holding one network (e.g. the original's attribute classifiers)."""
-    return network_from_state(read_pickle(path), what, os.fspath(path))
+    return network_from_state(read_pickle(path), what, os.fspath(path), runtime)
 
 
 # ---------------------------------------------------------------------------------------------

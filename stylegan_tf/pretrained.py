@@ -214,7 +214,8 @@ def resolve_network(spec, root=None, offline=None, result_dir=None):
     return resolve_network_pkls(spec, root=root, offline=offline, result_dir=result_dir)[-1]
 
 
-def load_networks(spec, root=None, offline=None, result_dir=None):
-    """`legacy.load_networks` for any `--network` value (see `resolve_network`): (G, D, Gs)."""
+def load_networks(spec, root=None, offline=None, result_dir=None, runtime=None):
+    """`legacy.load_networks` for any `--network` value (see `resolve_network`): (G, D, Gs),
+    computing as `runtime` says (`networks.runtime.Runtime`)."""
     from stylegan_tf import legacy  # here: resolving a value needs no TensorFlow
-    return legacy.load_networks(resolve_network(spec, root=root, offline=offline, result_dir=result_dir))
+    return legacy.load_networks(resolve_network(spec, root=root, offline=offline, result_dir=result_dir), runtime)

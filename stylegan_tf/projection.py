@@ -1,12 +1,13 @@
 """Projecting images into a generator's latent space: the algorithm of the StyleGAN2 release's
 `projector.py`, for every generator this project loads (StyleGAN's `G_style` and StyleGAN2's
-`G_main`: anything with `mapping`, `synthesis`, `synthesis.noise_buffers`).
+`G_main`: anything with `mapping` and a `synthesis` that takes `noise=`).
 
 What is optimised: a dlatent started at the W average (of 10,000 mapped samples; their RMS distance
 to it scales the noise added to w, 0.05 of it, decaying quadratically to 0 over the first 75 % of
-the steps) and every noise buffer (re-drawn from N(0, 1) at the start, renormalised to mean 0, std
-1 after each step). `space='w'` optimises one vector broadcast to all layers (the release's),
-`space='w+'` one per layer. Loss: LPIPS (VGG16) between the generated and the target image, both
+the steps) and one noise map per noise layer (drawn from N(0, 1) at the start, renormalised to mean
+0, std 1 after each step), passed to the synthesis as its `noise` input (the network is not changed).
+`space='w'` optimises one vector broadcast to all layers (the release's), `space='w+'` one per layer.
+Loss: LPIPS (VGG16) between the generated and the target image, both
 box-downsampled to 256x256 when larger (grayscale tiled to 3 channels), plus 1e5 times the noise
 regulariser (squared autocorrelation of each noise map with its one-pixel shifts, at every scale
 down to 8x8). Adam (TF1 defaults 0.9, 0.999, 1e-8), learning rate 0.1 with a 5 % linear ramp-up
@@ -145,62 +146,54 @@ def project(Gs, target, num_steps=None, space="w", seed=0, options=None, lpips=N
     num_layers = Gs.num_layers
     start = average if space == "w" else np.tile(average, [1, num_layers, 1])
     dlatent_var = tf.Variable(start, dtype=tf.float32, name="projected_dlatents")
-    buffers = list(Gs.synthesis.noise_buffers)
-    saved_noise = [buffer.numpy() for buffer in buffers]
     rng = tf.random.Generator.from_seed(seed)
-    adam = optimizer.Adam([dlatent_var] + buffers, ["dlatents"] + [f"noise{i}" for i in range(len(buffers))],
+    # The noise maps optimised, inputs of the synthesis (Gs's stored buffers are not touched).
+    noise_vars = [tf.Variable(rng.normal(buffer.shape), name=f"projected_noise{index}")
+                  for index, buffer in enumerate(Gs.synthesis.noise_buffers)]
+    adam = optimizer.Adam([dlatent_var] + noise_vars, ["dlatents"] + [f"noise{i}" for i in range(len(noise_vars))],
                           beta1=0.9, beta2=0.999, epsilon=1e-8, name="Projector")
     synthesis = Gs.synthesis
 
     @tf.function
     def step(strength, rate):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([dlatent_var] + [buffer.value for buffer in buffers])  # Keras variables' values
+            tape.watch([dlatent_var] + noise_vars)
             dlatents = dlatent_var + rng.normal(tf.shape(dlatent_var)) * strength
             dlatents = tf.tile(dlatents, [1, num_layers, 1]) if space == "w" else dlatents
-            images = synthesis(dlatents, randomize_noise=False)
+            images = synthesis(dlatents, noise=noise_vars)
             distance = lpips(_for_lpips(images), target_features)[0]
-            loss = distance + noise_regularization([buffer.value for buffer in buffers]) * \
-                options.regularize_noise_weight
-        grads = tape.gradient(loss, [dlatent_var] + [buffer.value for buffer in buffers])
+            loss = distance + noise_regularization(noise_vars) * options.regularize_noise_weight
+        grads = tape.gradient(loss, [dlatent_var] + noise_vars)
         adam.apply(grads, rate)
-        for buffer in buffers:  # renormalise each noise map
-            value = tf.convert_to_tensor(buffer)
-            centred = value - tf.reduce_mean(value)
-            buffer.assign(centred / tf.sqrt(tf.reduce_mean(tf.square(centred))))
+        for noise in noise_vars:  # renormalise each noise map
+            centred = noise - tf.reduce_mean(noise)
+            noise.assign(centred / tf.sqrt(tf.reduce_mean(tf.square(centred))))
         return distance, images
 
     distances = []
-    try:
-        for buffer in buffers:
-            buffer.assign(rng.normal(buffer.shape))
-        with tqdm(total=options.num_steps, desc="project", unit="step", disable=not progress,
-                  leave=False) as bar:
-            for index in range(options.num_steps):
-                distance, images = step(tf.constant(noise_strength(index, options, dlatent_std), tf.float32),
-                                        tf.constant(learning_rate(index, options), tf.float32))
-                distance = float(distance)
-                distances.append(distance)
-                if on_image is not None:
-                    on_image(images.numpy())
-                bar.set_postfix(dist=f"{distance:.4f}", refresh=False)
-                bar.update(1)
-        dlatents = dlatent_var.numpy()
-        dlatents = np.tile(dlatents, [1, num_layers, 1]) if space == "w" else dlatents
-        noise = [buffer.numpy() for buffer in buffers]
-        image = synthesis(tf.constant(dlatents), randomize_noise=False)
-        final = float(lpips(_for_lpips(image), target_features)[0])
-        image = image.numpy()
-    finally:
-        for buffer, value in zip(buffers, saved_noise):
-            buffer.assign(value)
+    with tqdm(total=options.num_steps, desc="project", unit="step", disable=not progress,
+              leave=False) as bar:
+        for index in range(options.num_steps):
+            distance, images = step(tf.constant(noise_strength(index, options, dlatent_std), tf.float32),
+                                    tf.constant(learning_rate(index, options), tf.float32))
+            distance = float(distance)
+            distances.append(distance)
+            if on_image is not None:
+                on_image(images.numpy())
+            bar.set_postfix(dist=f"{distance:.4f}", refresh=False)
+            bar.update(1)
+    dlatents = dlatent_var.numpy()
+    dlatents = np.tile(dlatents, [1, num_layers, 1]) if space == "w" else dlatents
+    noise = [value.numpy() for value in noise_vars]
+    image = synthesis(tf.constant(dlatents), noise=noise)
+    final = float(lpips(_for_lpips(image), target_features)[0])
+    image = image.numpy()
     return ProjectionResult(dlatents=dlatents, noise=noise, distances=np.asarray(distances, np.float32),
                             image=image, final_distance=final)
 
 
 def render(Gs, dlatents, noise):
-    """The image of saved dlatents [1, L, D] and noise maps (float NHWC in [-1, 1]); Gs's noise
-    buffers are left as they were."""
+    """The image of saved dlatents [1, L, D] and noise maps (float NHWC in [-1, 1])."""
     buffers = list(Gs.synthesis.noise_buffers)
     dlatents = np.asarray(dlatents, np.float32)
     expected = (Gs.num_layers, Gs.dlatent_size)
@@ -210,14 +203,7 @@ def render(Gs, dlatents, noise):
     if len(noise) != len(buffers) or any(tuple(np.shape(n)) != tuple(b.shape) for n, b in zip(noise, buffers)):
         raise ValueError(f"the saved noise ({len(noise)} maps) does not fit this network's "
                          f"{len(buffers)} noise buffers")
-    saved = [buffer.numpy() for buffer in buffers]
-    try:
-        for buffer, value in zip(buffers, noise):
-            buffer.assign(np.asarray(value, np.float32))
-        return Gs.synthesis(tf.constant(dlatents), randomize_noise=False).numpy()
-    finally:
-        for buffer, value in zip(buffers, saved):
-            buffer.assign(value)
+    return Gs.synthesis(tf.constant(dlatents), noise=[np.asarray(value, np.float32) for value in noise]).numpy()
 
 
 def save_projection(path, result):

@@ -10,6 +10,15 @@ FIXTURES_DIR = SHARED_DIR / "fixtures"
 FACES_DIR = SHARED_DIR / "data" / "frl_faces_256"
 
 
+def shared_fixture(path):
+    """`path` (a file or folder of ../shared); a missing one fails the run, it never skips tests."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"missing shared fixture {path}: is ../shared next to the checkout "
+                                "(or $STYLEGAN_SHARED set)?")
+    return path
+
+
 def fixture_dirs(default_subdir, env_var=None):
     """Every fixture directory under shared/fixtures/<default_subdir> plus those in $env_var."""
     dirs = []

@@ -78,13 +78,13 @@ def build_trainer(strategy, compile_mode, resolution=8, mirror_augment=False,
 
     from stylegan_tf.training import config as config_lib
     from stylegan_tf.training import trainer
-    return trainer.Trainer(
-        strategy, G_args or DETERMINISTIC_G_ARGS, D_args or DETERMINISTIC_D_ARGS, resolution, 3,
-        0, config_lib.LossConfig("G_logistic_nonsaturating"),
-        config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
-        config_lib.OptimizerConfig(), config_lib.OptimizerConfig(),
-        mirror_augment=mirror_augment, G_smoothing_kimg=0.1,
-        labels=np.zeros([16, 0], np.float32), compile_mode=compile_mode)
+    config = config_lib.TrainConfig(
+        G_args=dict(G_args or DETERMINISTIC_G_ARGS), D_args=dict(D_args or DETERMINISTIC_D_ARGS),
+        G_loss=config_lib.LossConfig("G_logistic_nonsaturating"),
+        D_loss=config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
+        mirror_augment=mirror_augment, G_smoothing_kimg=0.1)
+    return trainer.Trainer(strategy, config, trainer.DatasetInfo(resolution, 3, 0, np.zeros([16, 0], np.float32)),
+                           compile_mode=compile_mode)
 
 
 def network_arrays(trainer):

@@ -87,7 +87,7 @@ class PPL:
         epsilon = self.epsilon
 
         @tf.function(reduce_retracing=True)
-        def distances(latents, t):  # latents [2B, latent_size], t [B]
+        def distances(latents, t, noise):  # latents [2B, latent_size], t [B], noise: one map per noise layer
             labels = evaluation.zero_labels(Gs, tf.shape(latents)[0])
             if self.space == "w":
                 dlatents = Gs.mapping(latents, labels)                       # [2B, layers, D]
@@ -98,7 +98,7 @@ class PPL:
                 start, end = latents[0::2], latents[1::2]
                 t = t[:, tf.newaxis]
                 dlatents = Gs.mapping(interleave(slerp(start, end, t), slerp(start, end, t + epsilon)), labels)
-            images = Gs.synthesis(dlatents, randomize_noise=False)           # [2B, H, W, C]
+            images = Gs.synthesis(dlatents, noise=noise)                     # [2B, H, W, C]
             images = evaluation.box_downsample(face_crop(images) if self.crop else images, 256)
             # The original scales to [0, 255] for its LPIPS pickle, which maps back to [-1, 1]
             # first thing; ours takes [-1, 1] directly.
@@ -111,23 +111,17 @@ class PPL:
         lpips = feature_networks.lpips_vgg16(jit_compile=xla.use_xla(options.xla))
         rng = tf.random.Generator.from_seed(options.seed)
         distances_of = self._distance_function(Gs, lpips)
-        noise_buffers = list(Gs.synthesis.noise_buffers)
-        saved_noise = [buffer.numpy() for buffer in noise_buffers]
+        noise_shapes = [buffer.shape for buffer in Gs.synthesis.noise_buffers]
         num_batches = math.ceil(self.num_samples / (self.minibatch_per_gpu * options.num_gpus))
         samples = []
-        try:
-            with tqdm(total=num_batches * options.num_gpus * self.minibatch_per_gpu, desc=self.name,
-                      unit="pair", disable=not options.progress, leave=False) as bar:
-                for _ in range(num_batches * options.num_gpus):  # one original per-GPU batch each
-                    latents = rng.normal([2 * self.minibatch_per_gpu, Gs.latent_size])
-                    maximum = 1.0 if self.sampling == "full" else 0.0
-                    t = rng.uniform([self.minibatch_per_gpu], 0.0, maximum) if maximum else \
-                        tf.zeros([self.minibatch_per_gpu])
-                    for buffer in noise_buffers:
-                        buffer.assign(rng.normal(buffer.shape))
-                    samples.append(distances_of(latents, t).numpy())
-                    bar.update(self.minibatch_per_gpu)
-        finally:
-            for buffer, value in zip(noise_buffers, saved_noise):
-                buffer.assign(value)
+        with tqdm(total=num_batches * options.num_gpus * self.minibatch_per_gpu, desc=self.name,
+                  unit="pair", disable=not options.progress, leave=False) as bar:
+            for _ in range(num_batches * options.num_gpus):  # one original per-GPU batch each
+                latents = rng.normal([2 * self.minibatch_per_gpu, Gs.latent_size])
+                maximum = 1.0 if self.sampling == "full" else 0.0
+                t = rng.uniform([self.minibatch_per_gpu], 0.0, maximum) if maximum else \
+                    tf.zeros([self.minibatch_per_gpu])
+                noise = [rng.normal(shape) for shape in noise_shapes]  # one draw per batch, as the original
+                samples.append(distances_of(latents, t, noise).numpy())
+                bar.update(self.minibatch_per_gpu)
         return [reporting.MetricResult(self.name, "", filtered_mean(np.concatenate(samples)))]

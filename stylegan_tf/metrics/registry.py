@@ -134,9 +134,9 @@ def evaluate(metric, network_pkl, options, output_dir=None, Gs=None):
     start = time.time()
     if Gs is None:
         from stylegan_tf import legacy
-        _G, _D, Gs = legacy.load_networks(network_pkl)
-    with xla.elementwise_clusters(options.xla):  # read when Gs is traced
-        results = metric.evaluate(Gs, options)
+        from stylegan_tf.networks.runtime import Runtime
+        _G, _D, Gs = legacy.load_networks(network_pkl, Runtime(impl=xla.inference_impl(options.xla)))
+    results = metric.evaluate(Gs, options)
     seconds = time.time() - start
     if output_dir is not None:
         line = reporting.append_results(output_dir, metric.name, network_pkl, seconds, results, options)

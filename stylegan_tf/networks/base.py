@@ -6,9 +6,11 @@ import collections.abc
 import copy
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import ops
+from stylegan_tf import names, ops
+from stylegan_tf.networks.runtime import Runtime
 
 PACKAGE = "stylegan_tf"
 
@@ -206,19 +208,29 @@ class StaticKwargs(collections.abc.Mapping):
 
 
 class NetworkModel(keras.Model):
-    """Shared plumbing: static kwargs as Keras config, cloning, original variable names."""
+    """Shared plumbing: static kwargs as Keras config, cloning, original variable names.
+
+    `static_kwargs` are the release's keyword arguments (what a pickle stores); `runtime`
+    (`networks.runtime.Runtime`: op forms, precision) is how this object computes, set when it is
+    built and never pickled."""
 
     STATE_VERSION = 3  # of the release's pickles (StyleGAN 3, StyleGAN2 4)
     # StyleGAN2's build functions take **kwargs and ignore what they do not know, so a pickle's
     # static_kwargs may hold keys of later code; the loader ignores those too (StyleGAN's are strict).
     PICKLED_KWARGS_MAY_EXTEND = False
 
-    def __init__(self, name, static_kwargs):
+    def __init__(self, name, static_kwargs, runtime=None):
         super().__init__(name=name)
         self.static_kwargs = StaticKwargs(static_kwargs)
+        self.runtime = Runtime.from_value(runtime)
 
     def get_config(self):
-        return {"name": self.name, "static_kwargs": self.static_kwargs.to_dict()}
+        return {"name": self.name, "static_kwargs": self.static_kwargs.to_dict(),
+                "runtime": self.runtime.to_config()}
+
+    def layer_kwargs(self, resolution, clamped=True):
+        """dtype policy (and `conv_clamp`) of a layer of `resolution` (`Runtime.layer_kwargs`)."""
+        return self.runtime.layer_kwargs(resolution, self.resolution, clamped)
 
     def float_input(self, value, what):
         """`value` as a tensor of the network's compute dtype (float32 unless it was built under
@@ -229,7 +241,7 @@ class NetworkModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(name=config["name"], **config["static_kwargs"])
+        return cls(name=config["name"], runtime=config.get("runtime"), **config["static_kwargs"])
 
     def _default_save_signature(self):
         # Keras would trace `self(inputs)` as a serving signature, which cannot express the
@@ -240,12 +252,14 @@ class NetworkModel(keras.Model):
         """OrderedDict {original variable name: Keras variable}, in the original creation order."""
         return collections.OrderedDict(self._original_variable_list())
 
-    def clone(self, name=None, dtype=None):
+    def clone(self, name=None, dtype=None, **runtime_changes):
         """A new network of the same configuration holding copies of every variable; with `dtype`
-        (e.g. "float64"), built under that Keras dtype policy, its variables cast to it."""
+        (e.g. "float64"), built under that Keras dtype policy, its variables cast to it; with
+        `impl=`, `precision=`, ... (`Runtime` fields), computing that way."""
         config = self.get_config()
         if name is not None:
             config["name"] = name
+        config["runtime"] = self.runtime.replace(**runtime_changes).to_config()
         previous_policy = keras.config.dtype_policy()
         try:
             if dtype is not None:
@@ -256,6 +270,69 @@ class NetworkModel(keras.Model):
         for target, source in zip(copy.weights, self.weights):
             target.assign(tf.cast(source, target.dtype))
         return copy
+
+
+class NoiseInputs:
+    """The noise inputs of a synthesis network (`noise_buffers`, one per noise layer: the stored
+    noise) and how a call picks each layer's noise, as stylegan2-ada's `noise_mode`:
+
+    - `noise=[...]`: one map per noise layer, [N or 1, H, W, 1] (e.g. per-image noise, or the
+      tensors a projector optimises); overrides the mode;
+    - `noise_mode='const'`: the stored buffers; `'random'`: fresh N(0, 1) noise per image;
+      `'none'`: no noise;
+    - neither: the original's `randomize_noise` (call argument, else the network's kwarg):
+      True = 'random', False = 'const'.
+    """
+
+    def noise_mode_of(self, noise_mode, randomize_noise):
+        if noise_mode is None:
+            randomize = self.randomize_noise if randomize_noise is None else bool(randomize_noise)
+            return "random" if randomize else "const"
+        if randomize_noise is not None:
+            raise ValueError("pass noise_mode or randomize_noise, not both.")
+        return names.check_choice(noise_mode, names.NOISE_MODES, "noise_mode")
+
+    def check_noise(self, noise):
+        """`noise` as a list of float tensors, one per noise buffer (None: None)."""
+        if noise is None:
+            return None
+        noise = list(noise)
+        if len(noise) != len(self.noise_buffers):
+            raise ValueError(f"noise: expected {len(self.noise_buffers)} maps (one per noise layer), "
+                             f"got {len(noise)}.")
+        return [self.float_input(value, f"noise[{index}]") for index, value in enumerate(noise)]
+
+    def layer_noise(self, index, batch, noise_mode, noise):
+        """The noise of noise layer `index` for a batch of `batch` images (None: no noise)."""
+        if noise is not None:
+            return noise[index]
+        if noise_mode == "random":
+            size = self.noise_buffers[index].shape[1]
+            return tf.random.normal([batch, size, size, 1], dtype=self.compute_dtype)
+        if noise_mode == "const":
+            return self.noise_buffers[index]
+        return None
+
+
+def copy_network_variables(source, target, what="network"):
+    """Assigns every variable of `source` to the same-named variable of `target`.
+
+    Raises:
+        ValueError: the networks' variables differ in names or shapes.
+    """
+    src = source.original_variables()
+    dst = target.original_variables()
+    if list(src) != list(dst):
+        missing = [name for name in dst if name not in src]
+        extra = [name for name in src if name not in dst]
+        raise ValueError(f"{what}: the architectures differ (missing {missing[:5]}, "
+                         f"unexpected {extra[:5]}).")
+    for name, variable in dst.items():
+        value = np.asarray(src[name])
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"{what}: {name} has shape {value.shape}, the configured network "
+                             f"expects {tuple(variable.shape)}.")
+        variable.assign(value)
 
 
 def mix_at_cutoff(dlatents, dlatents2, cutoff):

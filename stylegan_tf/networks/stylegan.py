@@ -71,8 +71,8 @@ class Mapping(base.NetworkModel):
     DEFAULTS = MAPPING_DEFAULTS
     ACCEPTED = GENERATOR_KWARGS | {"dlatent_broadcast"}
 
-    def __init__(self, name="G_mapping", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="G_mapping", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, self.DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.latent_size = int(config["latent_size"])
         self.label_size = int(config["label_size"])
@@ -125,21 +125,22 @@ class Mapping(base.NetworkModel):
 
 
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
-class Synthesis(base.NetworkModel):
+class Synthesis(base.NetworkModel, base.NoiseInputs):
     """Synthesis network `G_synthesis`: w per layer -> image [N, R, R, C] (NHWC).
 
     Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None,
-    structure=None, lod_range=None)`; None means the configured value (`randomize_noise=True`,
-    'auto' = the original's recursive structure, which computes only the resolutions `lod`
-    needs). `lod_range=(low, high)` promises that `lod` stays in that range, so that a traced or
+    structure=None, lod_range=None, noise_mode=None, noise=None)`; None means the configured value
+    (`randomize_noise=True`, 'auto' = the original's recursive structure, which computes only the
+    resolutions `lod` needs); the noise arguments as `base.NoiseInputs`. `lod_range=(low, high)`
+    promises that `lod` stays in that range, so that a traced or
     compiled function contains only the levels the range can blend (the training loop retraces
     once per resolution with it); it never changes the result for a lod inside the range.
     """
 
     FUNC_NAME = "G_synthesis"
 
-    def __init__(self, name="G_synthesis", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="G_synthesis", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, "G_synthesis")
         self.resolution = int(config["resolution"])
         self.resolution_log2 = ops.resolution_log2_of(self.resolution)
@@ -156,19 +157,20 @@ class Synthesis(base.NetworkModel):
         self.nf = nf
         gain = np.sqrt(2)
         use_wscale = config["use_wscale"]
+        impl = self.runtime.impl
 
-        def epilogue(scope):
+        def epilogue(index, scope):
             return layers.LayerEpilogue(
                 use_noise=self.use_noise, use_pixel_norm=config["use_pixel_norm"],
                 use_instance_norm=config["use_instance_norm"], use_styles=self.use_styles,
-                nonlinearity=config["nonlinearity"], use_wscale=use_wscale,
-                name=scope.replace("/", "_"))
+                nonlinearity=config["nonlinearity"], use_wscale=use_wscale, impl=impl,
+                name=scope.replace("/", "_"), **self.layer_kwargs(2 ** (index // 2 + 2), clamped=False))
 
         # Layer i runs at 2**(i // 2 + 2); its original variable scope names its epilogue.
         self.layer_scopes = ["4x4/Const" if self.const_input_layer else "4x4/Dense", "4x4/Conv"]
         for res in range(3, self.resolution_log2 + 1):
             self.layer_scopes += [f"{2**res}x{2**res}/Conv0_up", f"{2**res}x{2**res}/Conv1"]
-        self.epilogues = [epilogue(scope) for scope in self.layer_scopes]
+        self.epilogues = [epilogue(index, scope) for index, scope in enumerate(self.layer_scopes)]
         self.layer_channels = [nf(index // 2 + 1) for index in range(self.num_layers)]
 
         if not self.const_input_layer:
@@ -182,11 +184,12 @@ class Synthesis(base.NetworkModel):
         for res in range(3, self.resolution_log2 + 1):
             self.up_convs.append(layers.EqualizedConv2D(
                 nf(res - 1), 3, gain=gain, use_wscale=use_wscale, resample="up",
-                fused_scale=_use_fused_scale(config["fused_scale"], 2**res),
-                name=f"{2**res}x{2**res}_Conv0_up"))
+                fused_scale=_use_fused_scale(config["fused_scale"], 2**res), impl=impl,
+                name=f"{2**res}x{2**res}_Conv0_up", **self.layer_kwargs(2**res)))
             self.convs.append(layers.EqualizedConv2D(
-                nf(res - 1), 3, gain=gain, use_wscale=use_wscale, name=f"{2**res}x{2**res}_Conv1"))
-        self.blur = layers.Blur2D(config["blur_filter"], name="blur") \
+                nf(res - 1), 3, gain=gain, use_wscale=use_wscale, name=f"{2**res}x{2**res}_Conv1",
+                **self.layer_kwargs(2**res)))
+        self.blur = layers.Blur2D(config["blur_filter"], impl=impl, name="blur") \
             if config["blur_filter"] else None
         self.to_rgbs = [
             layers.EqualizedConv2D(self.num_channels, 1, gain=1.0, use_wscale=use_wscale,
@@ -223,21 +226,17 @@ class Synthesis(base.NetworkModel):
             to_rgb.build((None, size, size, self.layer_channels[2 * level + 1]))
         self.built = True
 
-    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None, noise_mode=None, noise=None):
         dlatents = self.float_input(dlatents, "dlatents")
-        randomize_noise = self.randomize_noise if randomize_noise is None else randomize_noise
+        noise_mode, noise = self.noise_mode_of(noise_mode, randomize_noise), self.check_noise(noise)
         batch = tf.shape(dlatents)[0]
         lod_range, structure, lod_in = base.progressive_call_settings(self, lod_range, structure)
         log2r = self.resolution_log2
 
         def epilogue(index, x):
-            noise = None
-            if self.use_noise:
-                size = 2 ** (index // 2 + 2)
-                noise = tf.random.normal([batch, size, size, 1], dtype=self.compute_dtype) if randomize_noise \
-                    else self.noise_buffers[index]
+            layer_noise = self.layer_noise(index, batch, noise_mode, noise) if self.use_noise else None
             style = dlatents[:, index] if self.use_styles else None
-            return self.epilogues[index](x, style, noise)
+            return self.epilogues[index](x, style, layer_noise)
 
         def block(res, x):  # res = 3..log2r
             x = self.up_convs[res - 3](x)
@@ -271,12 +270,12 @@ class Synthesis(base.NetworkModel):
             else:
                 conv = (self.up_convs if index % 2 == 0 else self.convs)[(index - 2) // 2]
                 yield f"{scope}/weight", conv.weight
-            if epilogue.noise is not None:
-                yield f"{scope}/Noise/weight", epilogue.noise.weight
-            yield f"{scope}/bias", epilogue.bias.bias
-            if epilogue.style is not None:
-                yield f"{scope}/StyleMod/weight", epilogue.style.affine.weight
-                yield f"{scope}/StyleMod/bias", epilogue.style.affine.bias
+            if epilogue.use_noise:
+                yield f"{scope}/Noise/weight", epilogue.noise_weight
+            yield f"{scope}/bias", epilogue.bias
+            if epilogue.use_styles:
+                yield f"{scope}/StyleMod/weight", epilogue.style_weight
+                yield f"{scope}/StyleMod/bias", epilogue.style_bias
             if index % 2 == 1:  # a resolution's ToRGB follows its last layer
                 to_rgb = self.to_rgbs[index // 2]
                 yield f"{to_rgb.name}/weight", to_rgb.weight
@@ -329,8 +328,8 @@ class Generator(base.NetworkModel):
     DEFAULTS = G_STYLE_DEFAULTS
     ACCEPTED = GENERATOR_KWARGS
 
-    def __init__(self, name="G", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="G", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, self.DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.style_config = {key: config[key] for key in (
             "truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
@@ -341,9 +340,9 @@ class Generator(base.NetworkModel):
 
     def _make_components(self, config, component_kwargs):
         del config
-        synthesis = Synthesis(name="G_synthesis", **component_kwargs)
+        synthesis = Synthesis(name="G_synthesis", runtime=self.runtime, **component_kwargs)
         return synthesis, Mapping(name="G_mapping", dlatent_broadcast=synthesis.num_styles,
-                                  **component_kwargs)
+                                  runtime=self.runtime, **component_kwargs)
 
     def _resolve_flags(self, is_training, is_validation, values):
         """(psi, cutoff, dlatent_avg_beta, style_mixing_prob) as the original resolves them;
@@ -372,14 +371,14 @@ class Generator(base.NetworkModel):
     def call(self, latents, labels=None, truncation_psi=base.UNSET, truncation_cutoff=base.UNSET,
              truncation_psi_val=base.UNSET, truncation_cutoff_val=base.UNSET, dlatent_avg_beta=base.UNSET,
              style_mixing_prob=base.UNSET, is_training=False, is_validation=False,
-             randomize_noise=None, structure=None, lod_range=None):
+             randomize_noise=None, structure=None, lod_range=None, noise_mode=None, noise=None):
         dlatents = self.compute_dlatents(
             latents, labels, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
             truncation_psi_val=truncation_psi_val, truncation_cutoff_val=truncation_cutoff_val,
             dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob,
             is_training=is_training, is_validation=is_validation)
         return self.synthesis(dlatents, randomize_noise=randomize_noise, structure=structure,
-                              lod_range=lod_range)
+                              lod_range=lod_range, noise_mode=noise_mode, noise=noise)
 
     def compute_dlatents(self, latents, labels=None, truncation_psi=base.UNSET,
                          truncation_cutoff=base.UNSET, truncation_psi_val=base.UNSET,
@@ -444,28 +443,28 @@ class Discriminator(base.NetworkModel):
 
     FUNC_NAME = "D_basic"
 
-    def __init__(self, name="D", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="D", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
         base.set_discriminator_sizes(self, config)
         self.structure = config["structure"]
         nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
         self.nf = nf
-        act, use_wscale, gain = config["nonlinearity"], config["use_wscale"], np.sqrt(2)
+        act, use_wscale, gain, impl = config["nonlinearity"], config["use_wscale"], np.sqrt(2), self.runtime.impl
         ops.activation_fn(act)  # validates the name
         conv = lambda filters, kernel, name, **extra: layers.EqualizedConv2D(  # noqa: E731
             filters, kernel, gain=gain, use_wscale=use_wscale, use_bias=True, activation=act,
-            name=name, **extra)
+            impl=impl, name=name, **extra)
         log2r = self.resolution_log2
         self.from_rgbs = [conv(nf(res - 1), 1, f"FromRGB_lod{log2r - res}")
                           for res in range(2, log2r + 1)]
         self.convs0, self.convs1_down = [], []
         for res in range(3, log2r + 1):
-            self.convs0.append(conv(nf(res - 1), 3, f"{2**res}x{2**res}_Conv0"))
+            self.convs0.append(conv(nf(res - 1), 3, f"{2**res}x{2**res}_Conv0", **self.layer_kwargs(2**res)))
             self.convs1_down.append(conv(
                 nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down",
-                fused_scale=_use_fused_scale(config["fused_scale"], 2**res)))
-        self.blur = layers.Blur2D(config["blur_filter"], name="blur") \
+                fused_scale=_use_fused_scale(config["fused_scale"], 2**res), **self.layer_kwargs(2**res)))
+        self.blur = layers.Blur2D(config["blur_filter"], impl=impl, name="blur") \
             if config["blur_filter"] else None
         self.minibatch_stddev = layers.MinibatchStddev(
             self.mbstd_group_size, self.mbstd_num_features, name="minibatch_stddev") \

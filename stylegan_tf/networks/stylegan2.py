@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from stylegan_tf import layers, ops, upfirdn
+from stylegan_tf import layers, ops
 from stylegan_tf.networks import base
 from stylegan_tf.networks.stylegan import Generator, Mapping, _truncation_settings
+from stylegan_tf.ops import upfirdn
 
 MAPPING_DEFAULTS = dict(
     latent_size=512, label_size=0, dlatent_size=512, dlatent_broadcast=None, mapping_layers=8,
@@ -69,7 +70,7 @@ class MappingStyleGAN2(Mapping):
                                    name=name)
 
 
-class _SynthesisBase(base.NetworkModel):
+class _SynthesisBase(base.NetworkModel, base.NoiseInputs):
     """Shared by both StyleGAN2 synthesis networks: sizes, the noise buffers, the learned constant
     and the modulated layers of each resolution (`layer()`, `Conv0_up`, `Conv1` of the original)."""
 
@@ -87,17 +88,18 @@ class _SynthesisBase(base.NetworkModel):
         self.nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"], config["fmap_min"])
         act, kernel, fused = config["nonlinearity"], config["resample_kernel"], config["fused_modconv"]
 
-        def conv(filters, name, up=False):
+        def conv(filters, name, resolution, up=False):
             return layers.ModulatedConv2D(filters, 3, up=up, resample_kernel=kernel, fused_modconv=fused,
-                                          activation=act, name=name)
+                                          activation=act, name=name, **self.layer_kwargs(resolution))
 
         self.to_rgb_layer = lambda name: layers.ModulatedConv2D(  # noqa: E731
             self.num_channels, 1, demodulate=False, fused_modconv=fused, use_noise=False, activation="linear",
             name=name)
-        self.input_conv = conv(self.nf(1), "4x4_Conv")
-        self.up_convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv0_up", up=True)
+        self.input_conv = conv(self.nf(1), "4x4_Conv", 4)
+        self.up_convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv0_up", 2**res, up=True)
                          for res in range(3, self.resolution_log2 + 1)]
-        self.convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv1") for res in range(3, self.resolution_log2 + 1)]
+        self.convs = [conv(self.nf(res - 1), f"{2**res}x{2**res}_Conv1", 2**res)
+                      for res in range(3, self.resolution_log2 + 1)]
 
     def _build_common(self):
         # Noise buffer i belongs to conv layer i (the last dlatent, index num_layers - 1, only
@@ -115,22 +117,16 @@ class _SynthesisBase(base.NetworkModel):
             up_conv.build((None, size // 2, size // 2, self.nf(block + 1)), dlatent_shape)
             conv.build((None, size, size, up_conv.filters), dlatent_shape)
 
-    def _noise(self, index, batch, randomize_noise):
-        size = 2 ** ((index + 5) // 2)
-        if randomize_noise:
-            return tf.random.normal([batch, size, size, 1], dtype=self.compute_dtype)
-        return self.noise_buffers[index]
-
-    def _start(self, dlatents, randomize_noise):
-        """The 4x4 features: the constant, tiled, through `4x4/Conv`."""
+    def _start(self, dlatents, noise):
+        """The 4x4 features: the constant, tiled, through `4x4/Conv`; `noise` = (mode, maps)."""
         batch = tf.shape(dlatents)[0]
         x = tf.tile(self.const, [batch, 1, 1, 1])
-        return self.input_conv(x, dlatents[:, 0], self._noise(0, batch, randomize_noise))
+        return self.input_conv(x, dlatents[:, 0], self.layer_noise(0, batch, *noise))
 
-    def _block(self, res, x, dlatents, randomize_noise):
+    def _block(self, res, x, dlatents, noise):
         batch = tf.shape(dlatents)[0]
-        x = self.up_convs[res - 3](x, dlatents[:, 2 * res - 5], self._noise(2 * res - 5, batch, randomize_noise))
-        return self.convs[res - 3](x, dlatents[:, 2 * res - 4], self._noise(2 * res - 4, batch, randomize_noise))
+        x = self.up_convs[res - 3](x, dlatents[:, 2 * res - 5], self.layer_noise(2 * res - 5, batch, *noise))
+        return self.convs[res - 3](x, dlatents[:, 2 * res - 4], self.layer_noise(2 * res - 4, batch, *noise))
 
     @staticmethod
     def _modulated_variables(scope, layer):
@@ -141,22 +137,24 @@ class _SynthesisBase(base.NetworkModel):
             yield f"{scope}/noise_strength", layer.noise_strength
         yield f"{scope}/bias", layer.bias
 
-    def _prepare(self, dlatents, randomize_noise):
+    def _prepare(self, dlatents, randomize_noise, noise_mode, noise):
+        """(dlatents, (noise mode, noise maps)) of a call (`base.NoiseInputs`)."""
         dlatents = self.float_input(dlatents, "dlatents")
-        return dlatents, self.randomize_noise if randomize_noise is None else randomize_noise
+        return dlatents, (self.noise_mode_of(noise_mode, randomize_noise), self.check_noise(noise))
 
 
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
 class SynthesisStyleGAN2(_SynthesisBase):
     """`G_synthesis_stylegan2` (configs E, F): no progressive growing; 'skip' sums a ToRGB of every
     resolution (FIR-upsampled), 'resnet' adds a 1x1 FIR-upsampling skip to every block, 'orig'
-    has neither. Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None)`
-    -> images [N, R, R, C] (`structure` and `lod_range` are accepted and unused)."""
+    has neither. Call: `synthesis(dlatents [N, num_layers, dlatent_size], randomize_noise=None,
+    noise_mode=None, noise=None)` -> images [N, R, R, C] (noise as `base.NoiseInputs`; `structure`
+    and `lod_range` are accepted and unused)."""
 
     FUNC_NAME = "G_synthesis_stylegan2"
 
-    def __init__(self, name="G_synthesis", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="G_synthesis", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, SYNTHESIS_DEFAULTS, GENERATOR_KWARGS, self.FUNC_NAME)
         self.architecture = _check_architecture(config["architecture"], self.FUNC_NAME)
         self._setup(config)
@@ -164,7 +162,7 @@ class SynthesisStyleGAN2(_SynthesisBase):
         self.rgb_resolutions = list(range(2, log2r + 1)) if self.architecture == "skip" else [log2r]
         self.to_rgbs = [self.to_rgb_layer(f"{2**res}x{2**res}_ToRGB") for res in self.rgb_resolutions]
         self.skips = [layers.FIRConv2D(self.nf(res - 1), 1, resample="up", resample_kernel=self.resample_kernel,
-                                       use_bias=False, name=f"{2**res}x{2**res}_Skip")
+                                       use_bias=False, name=f"{2**res}x{2**res}_Skip", **self.layer_kwargs(2**res))
                       for res in range(3, log2r + 1)] if self.architecture == "resnet" else []
         self.build((None, self.num_layers, self.dlatent_size))
 
@@ -176,10 +174,10 @@ class SynthesisStyleGAN2(_SynthesisBase):
             skip.build((None, 2 ** (res - 1), 2 ** (res - 1), self.nf(res - 2)))
         self.built = True
 
-    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None, noise_mode=None, noise=None):
         del structure, lod_range  # not progressive
-        dlatents, randomize_noise = self._prepare(dlatents, randomize_noise)
-        x = self._start(dlatents, randomize_noise)
+        dlatents, noise = self._prepare(dlatents, randomize_noise, noise_mode, noise)
+        x = self._start(dlatents, noise)
         images = None
 
         def to_rgb(res, x, images):
@@ -190,7 +188,7 @@ class SynthesisStyleGAN2(_SynthesisBase):
             images = to_rgb(2, x, images)
         for res in range(3, self.resolution_log2 + 1):
             skip_input = x
-            x = self._block(res, x, dlatents, randomize_noise)
+            x = self._block(res, x, dlatents, noise)
             if self.architecture == "resnet":
                 x = (x + self.skips[res - 3](skip_input)) * (1 / np.sqrt(2))
             if self.architecture == "skip":
@@ -221,12 +219,12 @@ class SynthesisRevised(_SynthesisBase):
     """`G_synthesis_stylegan_revised` (configs B-D): StyleGAN2's modulated layers with StyleGAN's
     progressive growing (`lod`, one `ToRGB_lod<k>` per resolution, nearest-neighbour blending).
     Call as `stylegan.Synthesis`: `synthesis(dlatents, randomize_noise=None, structure=None,
-    lod_range=None)`."""
+    lod_range=None, noise_mode=None, noise=None)`."""
 
     FUNC_NAME = "G_synthesis_stylegan_revised"
 
-    def __init__(self, name="G_synthesis", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="G_synthesis", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, REVISED_DEFAULTS, GENERATOR_KWARGS, self.FUNC_NAME)
         self._setup(config)
         self.structure = config["structure"]
@@ -244,17 +242,17 @@ class SynthesisRevised(_SynthesisBase):
             to_rgb.build((None, 2 ** (level + 2), 2 ** (level + 2), self.nf(level + 1)), (None, self.dlatent_size))
         self.built = True
 
-    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None):
-        dlatents, randomize_noise = self._prepare(dlatents, randomize_noise)
+    def call(self, dlatents, randomize_noise=None, structure=None, lod_range=None, noise_mode=None, noise=None):
+        dlatents, noise = self._prepare(dlatents, randomize_noise, noise_mode, noise)
         lod_range, structure, lod_in = base.progressive_call_settings(self, lod_range, structure)
         log2r = self.resolution_log2
-        x = self._start(dlatents, randomize_noise)
+        x = self._start(dlatents, noise)
 
         def to_rgb(res, x):
             return self.to_rgbs[res - 2](x, dlatents[:, 2 * res - 3])
 
         def block(res, x):
-            return self._block(res, x, dlatents, randomize_noise)
+            return self._block(res, x, dlatents, noise)
 
         # (upsample_2d with the default box kernel, which the original blends with, is exactly nearest.)
         return base.progressive_images(x, block, to_rgb, log2r, structure, lod_in, lod_range)
@@ -299,8 +297,9 @@ class GeneratorMain(Generator):
         if synthesis_class is None:
             raise ValueError(f"G_main: synthesis_func must be one of {', '.join(_SYNTHESIS_FUNCS)}, got "
                              f"{config['synthesis_func']!r}.")
-        synthesis = synthesis_class(name="G_synthesis", **component_kwargs)
-        mapping = MappingStyleGAN2(name="G_mapping", dlatent_broadcast=synthesis.num_layers, **component_kwargs)
+        synthesis = synthesis_class(name="G_synthesis", runtime=self.runtime, **component_kwargs)
+        mapping = MappingStyleGAN2(name="G_mapping", dlatent_broadcast=synthesis.num_layers, runtime=self.runtime,
+                                   **component_kwargs)
         return synthesis, mapping
 
     def build(self, input_shape):
@@ -337,10 +336,10 @@ class _DiscriminatorBase(base.NetworkModel):
         conv = lambda filters, kernel, name, **extra: layers.FIRConv2D(  # noqa: E731
             filters, kernel, resample_kernel=self.resample_kernel, activation=self.act, name=name, **extra)
         self.conv_layer = conv
-        self.convs0 = [conv(self.nf(res - 1), 3, f"{2**res}x{2**res}_Conv0")
+        self.convs0 = [conv(self.nf(res - 1), 3, f"{2**res}x{2**res}_Conv0", **self.layer_kwargs(2**res))
                        for res in range(3, self.resolution_log2 + 1)]
-        self.convs1_down = [conv(self.nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down")
-                            for res in range(3, self.resolution_log2 + 1)]
+        self.convs1_down = [conv(self.nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down",
+                                 **self.layer_kwargs(2**res)) for res in range(3, self.resolution_log2 + 1)]
         self.minibatch_stddev = layers.MinibatchStddev(self.mbstd_group_size, self.mbstd_num_features,
                                                        name="minibatch_stddev") if self.mbstd_group_size > 1 else None
         self.final_conv = conv(self.nf(1), 3, "4x4_Conv")
@@ -387,17 +386,17 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
     FUNC_NAME = "D_stylegan2"
     ACCEPTED = frozenset(D_STYLEGAN2_DEFAULTS) | _RUNTIME_FLAGS
 
-    def __init__(self, name="D", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="D", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, D_STYLEGAN2_DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self.architecture = _check_architecture(config["architecture"], self.FUNC_NAME)
         self._setup(config)
         log2r = self.resolution_log2
         self.rgb_resolutions = list(range(log2r, 1, -1)) if self.architecture == "skip" else [log2r]
-        self.from_rgbs = [self.conv_layer(self.nf(res - 1), 1, f"{2**res}x{2**res}_FromRGB")
-                          for res in self.rgb_resolutions]
+        self.from_rgbs = [self.conv_layer(self.nf(res - 1), 1, f"{2**res}x{2**res}_FromRGB",
+                                          **self.layer_kwargs(2**res)) for res in self.rgb_resolutions]
         self.skips = [layers.FIRConv2D(self.nf(res - 2), 1, resample="down", resample_kernel=self.resample_kernel,
-                                       use_bias=False, name=f"{2**res}x{2**res}_Skip")
+                                       use_bias=False, name=f"{2**res}x{2**res}_Skip", **self.layer_kwargs(2**res))
                       for res in range(3, log2r + 1)] if self.architecture == "resnet" else []
         self.build((None, self.resolution, self.resolution, self.num_channels))
 
@@ -454,8 +453,8 @@ class DiscriminatorRevised(_DiscriminatorBase):
     FUNC_NAME = "D_stylegan"
     ACCEPTED = frozenset(D_STYLEGAN_DEFAULTS) | _RUNTIME_FLAGS
 
-    def __init__(self, name="D", **kwargs):
-        super().__init__(name, kwargs)
+    def __init__(self, name="D", runtime=None, **kwargs):
+        super().__init__(name, kwargs, runtime)
         config = base.resolve_kwargs(kwargs, D_STYLEGAN_DEFAULTS, self.ACCEPTED, self.FUNC_NAME)
         self._setup(config)
         self.structure = "linear" if config["is_template_graph"] and config["structure"] == "auto" \

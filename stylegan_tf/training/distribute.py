@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from stylegan_tf.training import config as config_lib
@@ -110,3 +111,16 @@ def is_chief(strategy):
 
 def replica_id():
     return tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+
+
+def split_global_batch(strategy, images, labels):
+    """A global NumPy minibatch as per-replica values (replica i gets rows [i*n, (i+1)*n)); for
+    tests and benchmarks that bypass the dataset pipeline."""
+    images = np.asarray(images)
+    labels = np.asarray(labels, np.float32)
+    batch = images.shape[0] // strategy.num_replicas_in_sync
+
+    def value_fn(ctx):
+        start = ctx.replica_id_in_sync_group * batch
+        return tf.constant(images[start:start + batch]), tf.constant(labels[start:start + batch])
+    return strategy.experimental_distribute_values_from_function(value_fn)

@@ -14,9 +14,9 @@ import numpy as np
 
 from stylegan_tf import cli, fileio, images, network_limits, pretrained, xla
 from stylegan_tf.training import config as config_lib
-from stylegan_tf.training import distribute, resume, schedule, snapshots, summaries
+from stylegan_tf.training import distribute, phases, resume, schedule, snapshots, summaries
 from stylegan_tf.training.stats import Logger, TickStats, TrainingDivergedError, peak_gpu_memory_gb, skipped_updates
-from stylegan_tf.training.trainer import Trainer
+from stylegan_tf.training.trainer import DatasetInfo, Trainer
 
 
 def _open_dataset(config, log):
@@ -95,20 +95,8 @@ def training_loop(config, strategy=None, echo=True):
                 f"the schedule splits them over {num_replicas} replica(s).")
 
         log("Constructing networks...")
-        trainer = Trainer(strategy, config.G_args, config.D_args, training_set.resolution,
-                          training_set.num_channels, training_set.label_size, config.G_loss,
-                          config.D_loss, config.G_opt, config.D_opt,
-                          mirror_augment=config.mirror_augment, drange_net=config.drange_net,
-                          G_smoothing_kimg=config.G_smoothing_kimg, labels=training_set.labels,
-                          compile_mode="xla" if xla.use_xla(config.xla) else "function",
-                          seed=config.random_seed, G_func=config.G_func, D_func=config.D_func,
-                          lazy_regularization=config.lazy_regularization,
-                          G_reg_interval=config.G_reg_interval,
-                          D_reg_interval=config.D_reg_interval,
-                          # the StyleGAN2 release writes version 4, also for config A's networks
-                          state_version=4 if config.loop == "stylegan2" else None,
-                          precision=config.precision, num_fp16_res=config.num_fp16_res,
-                          conv_clamp=config.conv_clamp)
+        trainer = Trainer(strategy, config, DatasetInfo.of(training_set),
+                          compile_mode="xla" if xla.use_xla(config.xla) else "function")
         loop_state = resume.LoopState()
         if resume_pkl:
             loop_state = resume.load_resume(trainer, resume_pkl, resume_inputs, config, log)
@@ -118,10 +106,8 @@ def training_loop(config, strategy=None, echo=True):
         run = _TrainingRun(config, strategy, trainer, training_set, loop_state, run_dir, log,
                            start_time)
         try:
-            # Gs without a gradient tape (the snapshot grids) may use XLA clusters; --noxla: none.
-            with xla.elementwise_clusters(config.xla):
-                run.setup_grid(rng)
-                run.train()
+            run.setup_grid(rng)
+            run.train()
         except TrainingDivergedError as error:
             log(f"Error: {error}", echo=False)  # in log.txt too; the command prints it
             raise
@@ -154,6 +140,7 @@ class _TrainingRun:
         self.log = log
         self.start_time = start_time
         self.stats = TickStats(strategy)
+        self.phases = phases.training_phases(config)
         self.strategy = strategy
         self.summary_writer = summaries.SummaryWriter(run_dir) if run_dir else None
 
@@ -233,10 +220,7 @@ class _TrainingRun:
                     state.prev_lod, sched.lod):
                 trainer.reset_optimizers()
             state.prev_lod = sched.lod
-            if stylegan2:
-                self.run_minibatch_repeats_stylegan2(sched, data_iter)
-            else:
-                self.run_minibatch_repeats(sched, data_iter)
+            self.run_minibatches(sched, data_iter)
             done = state.cur_nimg >= total_nimg
             if first_check or state.cur_nimg >= tick.nimg + sched.tick_kimg * 1000 or done:
                 first_check = False
@@ -246,39 +230,26 @@ class _TrainingRun:
             self.summary_writer.close()
             self.log("Done." if not stop else "Stopped (abort.txt).")
 
-    def run_minibatch_repeats(self, sched, data_iter):
-        config, trainer, stats = self.config, self.trainer, self.stats
-        for _ in range(config.minibatch_repeats):
-            for _ in range(config.D_repeats):
-                reals, labels = next(data_iter)
-                stats.add_step(trainer.d_step(reals, labels, sched.lod, sched.D_lrate,
-                                              sched.minibatch))
-                stats.add_scalar("TrainD/learning_rate", sched.D_lrate)
-                self.state.cur_nimg += sched.minibatch
-            stats.add_step(trainer.g_step(sched.lod, sched.G_lrate, sched.minibatch))
-            stats.add_scalar("TrainG/learning_rate", sched.G_lrate)
-
-    def run_minibatch_repeats_stylegan2(self, sched, data_iter):
-        """The StyleGAN2 release's order: G, the lazy G regularization, D with the Gs update, the
-        lazy D regularization on the same reals; D at G's learning rate (the only one it feeds)."""
-        config, trainer, stats, state = self.config, self.trainer, self.stats, self.state
+    def run_minibatches(self, sched, data_iter):
+        """`minibatch_repeats` minibatches, each the loop's phases in order (`training.phases`)."""
+        trainer, stats, state = self.trainer, self.stats, self.state
         rounds = self.rounds(sched)
-        lrate = sched.G_lrate
-        for _ in range(config.minibatch_repeats):
-            lazy = config.lazy_regularization
-            run_G_reg = lazy and state.mb_counter % config.G_reg_interval == 0
-            run_D_reg = lazy and state.mb_counter % config.D_reg_interval == 0
-            state.cur_nimg += sched.minibatch
+        for _ in range(self.config.minibatch_repeats):
+            reals = labels = None
+            for phase in self.phases:
+                if not phase.is_due(state.mb_counter):
+                    continue
+                lrate = sched.G_lrate if phase.lrate == "G" else sched.D_lrate
+                for _ in range(phase.repeats):
+                    if phase.new_reals:
+                        reals, labels = next(data_iter)
+                        state.cur_nimg += sched.minibatch
+                    stats.add_step(trainer.run_phase(phase.name, sched.lod, lrate, sched.minibatch, rounds,
+                                                     reals, labels))
+                    if phase.log_lrate:
+                        ratio = trainer.G_ratio if phase.network == "G" else trainer.D_ratio
+                        stats.add_scalar(f"Train{phase.network}/learning_rate", trainer.scaled_lrate(lrate, ratio))
             state.mb_counter += 1
-            stats.add_step(trainer.g_step(sched.lod, lrate, sched.minibatch, rounds))
-            if run_G_reg:
-                stats.add_step(trainer.g_reg_step(sched.lod, lrate, sched.minibatch, rounds))
-            reals, labels = next(data_iter)
-            stats.add_step(trainer.d_step(reals, labels, sched.lod, lrate, sched.minibatch, rounds))
-            if run_D_reg:
-                stats.add_step(trainer.d_reg_step(reals, labels, sched.lod, lrate, rounds))
-            stats.add_scalar("TrainG/learning_rate", trainer.scaled_lrate(lrate, trainer.G_ratio))
-            stats.add_scalar("TrainD/learning_rate", trainer.scaled_lrate(lrate, trainer.D_ratio))
 
     def end_tick(self, sched, tick, done):
         """Maintenance once per tick: log line, abort check, images, snapshots, statistics.

@@ -20,6 +20,8 @@ import inspect
 import numpy as np
 import tensorflow as tf
 
+from stylegan_tf import names
+
 
 def _generate(G, latents, labels):
     return G(latents, labels, is_training=True)
@@ -313,8 +315,8 @@ D_LOSSES = {
 }
 # StyleGAN2's losses whose regularizer is a separate term (run lazily or added to the main loss):
 # all their keyword arguments belong to the regularizer.
-PATH_LENGTH_LOSSES = frozenset({"G_logistic_ns_pathreg"})  # path_length_regularizer, pl_minibatch_shrink
-R1_LOSSES = frozenset({"D_logistic_r1"})  # r1_regularizer
+PATH_LENGTH_LOSSES = names.PATH_LENGTH_LOSSES  # path_length_regularizer, pl_minibatch_shrink
+R1_LOSSES = names.R1_LOSSES  # r1_regularizer
 # Losses that take a stateless `seed` for their own randomness.
 SEEDED_LOSSES = frozenset({"D_wgan_gp", "D_hinge_gp"})
 PL_MINIBATCH_SHRINK = 2  # the release's default: the path-length batch is the pass's // 2

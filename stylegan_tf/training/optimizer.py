@@ -92,3 +92,9 @@ class Adam:
         self.beta1_power.assign(arrays[f"{self.name}/beta1_power"])
         self.beta2_power.assign(arrays[f"{self.name}/beta2_power"])
         self.steps.assign(arrays[f"{self.name}/steps"])
+
+
+def lazy_regularization_ratio(interval, lazy):
+    """StyleGAN2's `mb_ratio = interval / (interval + 1)` of a lazily regularized optimizer
+    (its learning rate is multiplied by it and its betas raised to it); 1 otherwise."""
+    return interval / (interval + 1) if lazy else 1.0

@@ -160,3 +160,15 @@ def format_schedule_table(rows):
     widths = [max(len(line[col]) for line in cells) for col in range(len(TABLE_HEADER))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
                      for line in cells)
+
+
+def lod_range_of(lod):
+    """The `lod_range` promise for the networks while the schedule is at `lod`: the exact value
+    during a stable phase, the open interval (k, k + 1) during a fade into level k. Either way the
+    networks build only the levels that lod blends, without conditionals, so each phase of each
+    resolution compiles to its own small step."""
+    lod = float(lod)
+    level = math.floor(lod)
+    if lod == level:
+        return (lod, lod)
+    return (float(np.nextafter(level, level + 1)), float(np.nextafter(level + 1, level)))

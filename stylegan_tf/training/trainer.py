@@ -17,26 +17,28 @@ A step may accumulate the gradients of several passes over slices of its minibat
 `minibatch_gpu`); the random inputs of every pass are slices of one draw for the whole minibatch,
 so the update equals that of one pass up to rounding.
 
-Each step is one `tf.function` around `strategy.run`; inside, each replica calls its own
-XLA-compiled (`jit_compile=True`) function. The networks get the `lod_range` of the current lod
-phase, so each compiled step holds only the levels that phase blends, without conditionals: a
-step is traced once per phase (the stable and the fading half of each resolution), not per step.
-With several replicas the gradients are summed across replicas between the compiled gradient and
-update functions and scaled by 1/replicas, as the original sums its per-GPU gradients. The random
-inputs (latents, mirror flips, G's labels, penalty mixing factors) are drawn for the global
-minibatch from a per-step stateless seed and each replica takes its slice, so a run on N replicas
-sees the same numbers as on one.
+Which steps run on which minibatch is the loop's list of phases (`phases.py`); how a step is
+compiled and distributed (tf.function, XLA, strategy.run, accumulation over passes, the all-reduce)
+is the step compiler's (`steps.py`): this module holds the GAN maths. The networks get the
+`lod_range` of the current lod phase, so each compiled step holds only the levels that phase
+blends, without conditionals: a step is traced once per phase (the stable and the fading half of
+each resolution), not per step. The random inputs (latents, mirror flips, G's labels, penalty
+mixing factors) are drawn for the global minibatch from a per-step stateless seed and each replica
+takes its slice, so a run on N replicas sees the same numbers as on one.
 """
-import math
-import zlib
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import legacy, networks, ops
-from stylegan_tf import precision as precision_lib
+from stylegan_tf.networks.base import copy_network_variables
+from stylegan_tf.networks.runtime import Runtime
 from stylegan_tf.training import distribute, losses, optimizer
+from stylegan_tf.training.optimizer import lazy_regularization_ratio
 from stylegan_tf.training.reals import process_reals
+from stylegan_tf.training.schedule import lod_range_of
+from stylegan_tf.training.steps import StepCompiler
 
 
 def _mean_loss_gradients(variables, loss_name, loss_fn):
@@ -63,18 +65,6 @@ def _series_stats(series):
     return stats
 
 
-def lod_range_of(lod):
-    """The `lod_range` promise for the networks while the schedule is at `lod`: the exact value
-    during a stable phase, the open interval (k, k + 1) during a fade into level k. Either way the
-    networks build only the levels that lod blends, without conditionals, so each phase of each
-    resolution compiles to its own small step."""
-    lod = float(lod)
-    level = math.floor(lod)
-    if lod == level:
-        return (lod, lod)
-    return (float(np.nextafter(level, level + 1)), float(np.nextafter(level + 1, level)))
-
-
 class _AtLodRange:
     """A network called with a fixed `lod_range` (what the loss functions see as G or D; G's
     `compute_dlatents` and `synthesis` for the path-length regularizer)."""
@@ -93,95 +83,49 @@ class _AtLodRange:
         return self.net.synthesis(dlatents, lod_range=self.lod_range, **kwargs)
 
 
-def _merge_round_stats(round_stats):
-    """One step's statistics from those of its passes: sums and counts add, means average."""
-    if len(round_stats) == 1:
-        return dict(round_stats[0])
-    merged = {}
-    for key in round_stats[0]:
-        values = [stats[key] for stats in round_stats]
-        total = tf.add_n(values)
-        merged[key] = total if key.endswith(("/sum", "/count")) else total / len(values)
-    return merged
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What the Trainer needs of the training set: its image shape, label size and label table
+    [rows, label_size] (random rows go to the G step)."""
+    resolution: int
+    num_channels: int
+    label_size: int
+    labels: np.ndarray
 
-
-def _skip_stats(overflow_name, skipped):
-    """An apply function's skip flags as step statistics: its optimizer's under `overflow_name`,
-    and Gs's (`TrainGs/overflow_frequency`) when it updated Gs too."""
-    if isinstance(skipped, tuple):
-        return {overflow_name: skipped[0], "TrainGs/overflow_frequency": skipped[1]}
-    return {overflow_name: skipped}
-
-
-def lazy_regularization_ratio(interval, lazy):
-    """StyleGAN2's `mb_ratio = interval / (interval + 1)` of a lazily regularized optimizer
-    (its learning rate is multiplied by it and its betas raised to it); 1 otherwise."""
-    return interval / (interval + 1) if lazy else 1.0
-
-
-def copy_network_variables(source, target, what="network"):
-    """Assigns every variable of `source` to the same-named variable of `target`.
-
-    Raises:
-        ValueError: the networks' variables differ in names or shapes.
-    """
-    src = source.original_variables()
-    dst = target.original_variables()
-    if list(src) != list(dst):
-        missing = [name for name in dst if name not in src]
-        extra = [name for name in src if name not in dst]
-        raise ValueError(f"{what}: the architectures differ (missing {missing[:5]}, "
-                         f"unexpected {extra[:5]}).")
-    for name, variable in dst.items():
-        value = np.asarray(src[name])
-        if tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(f"{what}: {name} has shape {value.shape}, the configured network "
-                             f"expects {tuple(variable.shape)}.")
-        variable.assign(value)
+    @classmethod
+    def of(cls, training_set):
+        return cls(training_set.resolution, training_set.num_channels, training_set.label_size,
+                   training_set.labels)
 
 
 class Trainer:
-    """G, D, Gs, the optimizers and the compiled training steps on one strategy.
+    """G, D, Gs, the optimizers and the training steps of a `config.TrainConfig` on one strategy.
 
     Args:
         strategy: tf.distribute strategy.
-        G_args, D_args: network keyword arguments (original names).
-        resolution, num_channels, label_size: dataset properties.
-        G_loss, D_loss: config.LossConfig.
-        G_opt, D_opt: config.OptimizerConfig.
-        mirror_augment: flip reals horizontally at random.
-        drange_net: network value range.
-        G_smoothing_kimg: Gs half-life in kimg (0 = Gs copies G).
-        labels: the dataset's label array [rows, label_size] (random rows go to the G step).
-        compile_mode: 'xla' (default), 'function' (tf.function without XLA) or 'eager'.
-        seed: base of the per-step random seeds.
-        G_func, D_func: the networks' build functions (networks.GENERATORS, DISCRIMINATORS).
-        lazy_regularization, G_reg_interval, D_reg_interval: StyleGAN2's lazy regularization
-            (the regularizers of `losses.PATH_LENGTH_LOSSES` / `R1_LOSSES` then run in
-            `g_reg_step` / `d_reg_step`; otherwise they are part of `g_step` / `d_step`).
-        state_version: pickle state version the networks are saved with (None: the class's).
-        precision, num_fp16_res, conv_clamp: mixed precision of G, D and Gs (`stylegan_tf.precision`;
-            'fp32', the default, is exact).
+        config: the TrainConfig (networks `G_func`/`G_args`, `D_func`/`D_args`; losses `G_loss`,
+            `D_loss`; optimizers `G_opt`, `D_opt`; `mirror_augment`, `drange_net`,
+            `G_smoothing_kimg`, `random_seed`; StyleGAN2's `lazy_regularization` with
+            `G_reg_interval`/`D_reg_interval` (the regularizers of `losses.PATH_LENGTH_LOSSES` /
+            `R1_LOSSES` then run in `g_reg_step` / `d_reg_step`, otherwise in `g_step` / `d_step`);
+            mixed precision `precision`, `num_fp16_res`, `conv_clamp`; `loop` 'stylegan2' writes
+            its snapshots with state version 4, as the StyleGAN2 release does even for config A).
+        dataset: DatasetInfo.
+        compile_mode: 'xla', 'function' (tf.function without XLA) or 'eager' (`steps.py`).
     """
 
-    def __init__(self, strategy, G_args, D_args, resolution, num_channels, label_size,
-                 G_loss, D_loss, G_opt, D_opt, mirror_augment=False, drange_net=(-1, 1),
-                 G_smoothing_kimg=10.0, labels=None, compile_mode="xla", seed=1000,
-                 G_func="G_style", D_func="D_basic", lazy_regularization=False,
-                 G_reg_interval=4, D_reg_interval=16, state_version=None, precision="fp32",
-                 num_fp16_res=precision_lib.DEFAULT_NUM_FP16_RES, conv_clamp=precision_lib.DEFAULT_CONV_CLAMP):
-        if compile_mode not in ("xla", "function", "eager"):
-            raise ValueError(f"compile_mode must be 'xla', 'function' or 'eager', got "
-                             f"{compile_mode!r}.")
+    def __init__(self, strategy, config, dataset, compile_mode="xla"):
         self.strategy = strategy
+        self.config = config
         self.num_replicas = strategy.num_replicas_in_sync
-        self.resolution = int(resolution)
-        self.label_size = int(label_size)
-        self.mirror_augment = bool(mirror_augment)
-        self.drange_net = [float(value) for value in drange_net]
-        self.G_smoothing_kimg = float(G_smoothing_kimg)
-        self.compile_mode = compile_mode
-        self.seed = int(seed)
+        self.resolution = int(dataset.resolution)
+        self.label_size = int(dataset.label_size)
+        self.mirror_augment = bool(config.mirror_augment)
+        self.drange_net = [float(value) for value in config.drange_net]
+        self.G_smoothing_kimg = float(config.G_smoothing_kimg)
+        self.seed = int(config.random_seed)
+        self.steps = StepCompiler(strategy, compile_mode, self.seed)
+        G_loss, D_loss = config.G_loss, config.D_loss
         self.G_loss_fn = losses.G_LOSSES[G_loss.func_name]
         self.D_loss_fn = losses.D_LOSSES[D_loss.func_name]
         # StyleGAN2's regularized losses: every keyword argument belongs to the regularizer.
@@ -196,39 +140,39 @@ class Trainer:
         self.pl_minibatch_shrink = int(self.G_reg_kwargs.pop("pl_minibatch_shrink", losses.PL_MINIBATCH_SHRINK))
         self.D_reg_kwargs = D_kwargs if self.D_r1 else {}
         self.D_loss_seeded = D_loss.func_name in losses.SEEDED_LOSSES
-        self.lazy_regularization = bool(lazy_regularization)
-        self.G_reg_interval = int(G_reg_interval)
-        self.D_reg_interval = int(D_reg_interval)
+        self.lazy_regularization = bool(config.lazy_regularization)
+        self.G_reg_interval = int(config.G_reg_interval)
+        self.D_reg_interval = int(config.D_reg_interval)
         self.G_ratio = lazy_regularization_ratio(self.G_reg_interval, self.lazy_regularization)
         self.D_ratio = lazy_regularization_ratio(self.D_reg_interval, self.lazy_regularization)
         self._last_d_seed = None
         self.step_counter = 0
-        self.trace_counts = {}
-        self._replica_fns = {}
-        self._outer_fns = {}
 
         with strategy.scope(), tf.variable_creator_scope(distribute.replica_local_variable):
-            common = dict(resolution=self.resolution, num_channels=int(num_channels),
+            common = dict(resolution=self.resolution, num_channels=int(dataset.num_channels),
                           label_size=self.label_size)
-            self.G = networks.GENERATORS[G_func](name="G", **common, **G_args)
-            self.D = networks.DISCRIMINATORS[D_func](name="D", **common, **D_args)
-            if state_version is not None:
-                self.G.state_version = self.D.state_version = int(state_version)
-            self.Gs = self.G.clone("Gs")
-            for net in (self.G, self.D, self.Gs):
-                precision_lib.set_precision(net, precision, num_fp16_res, conv_clamp)
-            self.G_opt = self._make_optimizer(self.G, G_opt, "TrainG", self.G_ratio)
-            self.D_opt = self._make_optimizer(self.D, D_opt, "TrainD", self.D_ratio)
+            # G and D are differentiated: the reference ops (or XLA's forms); Gs only generates.
+            runtime = Runtime(impl="xla" if compile_mode == "xla" else "ref", precision=config.precision,
+                              num_fp16_res=config.num_fp16_res, conv_clamp=config.conv_clamp)
+            self.G = networks.GENERATORS[config.G_func](name="G", runtime=runtime, **common, **config.G_args)
+            self.D = networks.DISCRIMINATORS[config.D_func](name="D", runtime=runtime, **common, **config.D_args)
+            if config.loop == "stylegan2":
+                self.G.state_version = self.D.state_version = 4
+            self.Gs = self.G.clone("Gs", impl="xla" if compile_mode == "xla" else "fast")
+            self.G_opt = self._make_optimizer(self.G, config.G_opt, "TrainG", self.G_ratio)
+            self.D_opt = self._make_optimizer(self.D, config.D_opt, "TrainD", self.D_ratio)
             # The running mean of path lengths: one per replica, as the original's per GPU.
             self.pl_mean = (tf.Variable(0.0, trainable=False, name="pl_mean")
                             if self.G_path_length else None)
             if self.label_size:
-                self.label_table = tf.constant(np.asarray(labels, np.float32))
+                self.label_table = tf.constant(np.asarray(dataset.labels, np.float32))
 
         # Gs <- G by original name: trainables move towards G, non-trainables are copied.
         G_vars, Gs_vars = legacy.original_variables(self.G), legacy.original_variables(self.Gs)
         self.Gs_pairs = [(Gs_vars[name], G_vars[name], bool(Gs_vars[name].trainable))
                          for name in Gs_vars if name in G_vars]
+
+    trace_counts = property(lambda self: self.steps.trace_counts)
 
     def copy_networks(self, G, D, Gs):
         """Assigns the variables of loaded networks (a snapshot or an original pickle) to ours."""
@@ -408,64 +352,14 @@ class Trainer:
     def _g_apply(self, grads, lrate):
         return self.G_opt.apply(grads, lrate)
 
-    # ---- compiled functions ----------------------------------------------------------------------
-
-    def _replica_function(self, key, python_fn):
-        """`python_fn` compiled for the current replica's device (created on first use).
-
-        Each replica gets its own tf.function so that its trace captures its own copies of the
-        variables, and a graph-level seed of its own, so that the networks' random ops (noise
-        inputs, style mixing) draw different numbers on each replica.
-        """
-        if self.compile_mode == "eager":
-            return python_fn
-        # The device scope of this replica's trace (ReplicaContext.devices fails on workers > 0
-        # of a MultiWorkerMirroredStrategy).
-        device = tf.constant(0).device
-        if (key, device) not in self._replica_fns:
-            replica_seed = (self.seed * 7919 + zlib.crc32(device.encode())) % (2 ** 31 - 1)
-            counts = self.trace_counts
-            name = f"{key[0]}_{key[-1]}"  # e.g. D_step, G_reg_grads, D_apply
-
-            def traced(*args):
-                counts[name] = counts.get(name, 0) + 1
-                tf.random.set_seed(replica_seed)  # graph-level seed of this trace only
-                return python_fn(*args)
-
-            self._replica_fns[(key, device)] = tf.function(
-                traced, jit_compile=self.compile_mode == "xla", autograph=False)
-        return self._replica_fns[(key, device)]
-
-    def _train_replica(self, key, overflow_name, grads_fn, round_args, apply_fn, apply_args):
-        """One update on this replica: `grads_fn(*args)` for each pass's `round_args`, the mean of
-        the passes' gradients all-reduced across replicas, then `apply_fn(grads, *apply_args)`.
-        With one pass on one replica both run as one compiled function."""
-        if self.num_replicas == 1 and len(round_args) == 1:
-            def fused(*args):
-                grads, stats = grads_fn(*args[:len(round_args[0])])
-                stats.update(_skip_stats(overflow_name, apply_fn(grads, *args[len(round_args[0]):])))
-                return stats
-            return self._replica_function(key + ("step",), fused)(*round_args[0], *apply_args)
-        total, round_stats = None, []
-        for args in round_args:  # tf.function runs the stateful calls in this order
-            grads, stats = self._replica_function(key + ("grads",), grads_fn)(*args)
-            total = list(grads) if total is None else [a + b for a, b in zip(total, grads)]
-            round_stats.append(stats)
-        if len(round_args) > 1:
-            total = [grad * (1.0 / len(round_args)) for grad in total]
-        if self.num_replicas > 1:
-            total = self._all_reduce_mean(total)
-        stats = _merge_round_stats(round_stats)
-        stats.update(_skip_stats(overflow_name, self._replica_function(key[:1] + ("apply",), apply_fn)(
-            total, *apply_args)))
-        return stats
+    # ---- one update on one replica (`steps.StepCompiler.update`) -----------------------------------
 
     def _d_replica(self, lod_range, rounds, reals, labels, lod, lrate, gs_beta, seed):
         first_slot = distribute.replica_id() * rounds
         batch = reals.shape[0] // rounds
         round_args = [(reals[r * batch:(r + 1) * batch], labels[r * batch:(r + 1) * batch], lod,
                        seed, first_slot + r) for r in range(rounds)]
-        return self._train_replica(
+        return self.steps.update(
             ("D", lod_range, rounds), "TrainD/overflow_frequency",
             lambda *args: self._d_grads(lod_range, "loss", rounds, *args), round_args,
             self._d_apply, (lrate, gs_beta))
@@ -476,7 +370,7 @@ class Trainer:
         batch = reals.shape[0] // rounds
         args = (reals[-batch:], labels[-batch:], lod, seed,
                 distribute.replica_id() * rounds + rounds - 1)
-        return self._train_replica(
+        return self.steps.update(
             ("D_reg", lod_range, rounds), "RegD/overflow_frequency",
             lambda *args: self._d_grads(lod_range, "reg", rounds, *args), [args],
             self._d_reg_apply, (lrate,))
@@ -485,25 +379,11 @@ class Trainer:
         first_slot = distribute.replica_id() * rounds
         round_args = [(lod, seed, first_slot + r) for r in range(rounds)]
         name = "G" if terms == "loss" else "G_reg"
-        return self._train_replica(
+        return self.steps.update(
             (name, lod_range, batch, rounds), "TrainG/overflow_frequency" if terms == "loss"
             else "RegG/overflow_frequency",
             lambda *args: self._g_grads(lod_range, terms, rounds, batch, *args), round_args,
             self._g_apply, (lrate,))
-
-    def _all_reduce_mean(self, grads):
-        # The original sums the per-GPU gradients and scales by 1 / num_gpus.
-        ctx = tf.distribute.get_replica_context()
-        summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        return [grad * (1.0 / self.num_replicas) for grad in summed]
-
-    def _outer(self, key, fn):
-        """The tf.function around `strategy.run` for one static configuration `key`."""
-        if self.compile_mode == "eager":
-            return fn
-        if key not in self._outer_fns:
-            self._outer_fns[key] = tf.function(fn, autograph=False)
-        return self._outer_fns[key]
 
     def _step_seed(self):
         seed = tf.constant([self.seed, self.step_counter], dtype=tf.int64)
@@ -526,17 +406,13 @@ class Trainer:
         Returns:
             Per-replica dict of scalar statistics.
         """
-        strategy = self.strategy
         lod_range = lod_range_of(lod)
         seed = self._step_seed()
         self._last_d_seed = seed
         args = (reals, labels, tf.constant(lod, tf.float32),
                 tf.constant(self.scaled_lrate(lrate, self.D_ratio), tf.float32),
                 tf.constant(self.gs_beta(minibatch), tf.float32), seed)
-
-        def run(*args):
-            return strategy.run(lambda *a: self._d_replica(lod_range, rounds, *a), args=args)
-        return self._outer(("D", lod_range, rounds), run)(*args)
+        return self.steps.run(("D", lod_range, rounds), lambda *a: self._d_replica(lod_range, rounds, *a), args)
 
     def d_reg_step(self, reals, labels, lod, lrate, rounds=1):
         """StyleGAN2's lazy R1 step (after `d_step` on the same reals): the regularizer times
@@ -545,15 +421,12 @@ class Trainer:
             return {}
         if self._last_d_seed is None:
             raise RuntimeError("d_reg_step regularizes the reals of the preceding d_step.")
-        strategy = self.strategy
         lod_range = lod_range_of(lod)
         args = (reals, labels, tf.constant(lod, tf.float32),
                 tf.constant(self.scaled_lrate(lrate, self.D_ratio), tf.float32),
                 self._last_d_seed)
-
-        def run(*args):
-            return strategy.run(lambda *a: self._d_reg_replica(lod_range, rounds, *a), args=args)
-        return self._outer(("D_reg", lod_range, rounds), run)(*args)
+        return self.steps.run(("D_reg", lod_range, rounds), lambda *a: self._d_reg_replica(lod_range, rounds, *a),
+                              args)
 
     def _g_batch(self, minibatch, rounds):
         if minibatch % (self.num_replicas * rounds):
@@ -563,19 +436,28 @@ class Trainer:
 
     def _run_g(self, terms, lod, lrate, minibatch, rounds):
         batch = self._g_batch(minibatch, rounds)
-        strategy = self.strategy
         lod_range = lod_range_of(lod)
         args = (tf.constant(lod, tf.float32),
                 tf.constant(self.scaled_lrate(lrate, self.G_ratio), tf.float32), self._step_seed())
-
-        def run(*args):
-            return strategy.run(
-                lambda *a: self._g_replica(lod_range, terms, rounds, batch, *a), args=args)
-        return self._outer(("G", terms, lod_range, batch, rounds), run)(*args)
+        return self.steps.run(("G", terms, lod_range, batch, rounds),
+                              lambda *a: self._g_replica(lod_range, terms, rounds, batch, *a), args)
 
     def g_step(self, lod, lrate, minibatch, rounds=1):
         """One G step with a global minibatch of `minibatch` latents (in `rounds` passes)."""
         return self._run_g("loss", lod, lrate, minibatch, rounds)
+
+    def run_phase(self, name, lod, lrate, minibatch, rounds=1, reals=None, labels=None):
+        """The step of a phase (`phases.Phase.name`): 'G', 'G_reg', 'D' (on `reals`, `labels`) or
+        'D_reg' (on the same reals as the preceding D step)."""
+        if name == "G":
+            return self.g_step(lod, lrate, minibatch, rounds)
+        if name == "G_reg":
+            return self.g_reg_step(lod, lrate, minibatch, rounds)
+        if name == "D":
+            return self.d_step(reals, labels, lod, lrate, minibatch, rounds)
+        if name == "D_reg":
+            return self.d_reg_step(reals, labels, lod, lrate, rounds)
+        raise ValueError(f"unknown training phase {name!r}; expected G, G_reg, D or D_reg.")
 
     def g_reg_step(self, lod, lrate, minibatch, rounds=1):
         """StyleGAN2's lazy path-length step: the regularizer times G_reg_interval on
@@ -589,45 +471,21 @@ class Trainer:
         self.D_opt.reset()
 
     def distribute_batch(self, images, labels):
-        """Splits a global NumPy minibatch into per-replica values (replica i gets rows
-        [i*n, (i+1)*n)); for tests and benchmarks that bypass the dataset pipeline."""
-        images = np.asarray(images)
-        labels = np.asarray(labels, np.float32)
-        batch = images.shape[0] // self.num_replicas
-
-        def value_fn(ctx):
-            start = ctx.replica_id_in_sync_group * batch
-            return (tf.constant(images[start:start + batch]),
-                    tf.constant(labels[start:start + batch]))
-        return self.strategy.experimental_distribute_values_from_function(value_fn)
+        """A global NumPy minibatch as per-replica values (`distribute.split_global_batch`)."""
+        return distribute.split_global_batch(self.strategy, images, labels)
 
     def agree(self, flag):
         """True if `flag` is true on any worker (a collective: call on every worker)."""
-        if "agree" not in self._outer_fns:
-            strategy = self.strategy
-
-            def run(value):
-                def fn():
-                    local = tf.identity(value)  # placed on this replica's device
-                    return tf.distribute.get_replica_context().all_reduce(
-                        tf.distribute.ReduceOp.SUM, local)
-                return strategy.run(fn)
-            self._outer_fns["agree"] = tf.function(run, autograph=False)
-        result = self._outer_fns["agree"](tf.constant(1.0 if flag else 0.0))
-        return float(self.strategy.experimental_local_results(result)[0].numpy()) > 0.5
+        return self.steps.any_replica(flag)
 
     def generate(self, latents, labels, batch_size):
         """Gs images (validation mode: no truncation, random noise) as float32 NumPy NHWC."""
-        if "Gs" not in self._outer_fns:
-            Gs = self.Gs
-
-            def run(latents, labels):
-                return Gs(latents, labels if self.label_size else None, is_validation=True,
-                          randomize_noise=True)
-            self._outer_fns["Gs"] = tf.function(run, autograph=False)
+        Gs = self.Gs
+        generate = self.steps.outer("Gs", lambda latents, labels: Gs(
+            latents, labels if self.label_size else None, is_validation=True, noise_mode="random"))
         outputs = []
         for start in range(0, len(latents), batch_size):
-            outputs.append(self._outer_fns["Gs"](
+            outputs.append(generate(
                 tf.constant(latents[start:start + batch_size], tf.float32),
                 tf.constant(labels[start:start + batch_size], tf.float32)).numpy())
         return np.concatenate(outputs)

@@ -10,7 +10,7 @@ import pytest
 
 from stylegan_tf import downloads
 
-from conftest import FIXTURES_DIR
+from conftest import FIXTURES_DIR, shared_fixture
 
 PAYLOAD = b"weights \x00\x01\x02" * 1000
 
@@ -114,9 +114,7 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 
 
 def test_registry_agrees_with_the_metric_fixture():
-    meta_path = FIXTURES_DIR / "metric-networks" / "meta.json"
-    if not meta_path.is_file():
-        pytest.skip("no metric-networks fixture")
+    meta_path = shared_fixture(FIXTURES_DIR / "metric-networks" / "meta.json")
     meta = json.loads(meta_path.read_text())
     weights = {path.rsplit("/", 1)[-1]: digest for path, digest in meta["weights"].items()}
     for name in ("fid-inception-v3", "lpips-vgg-v0.1", "lpips-vgg16-trunk"):

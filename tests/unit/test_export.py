@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import export, images, legacy, networks, ops
+from stylegan_tf import export, images, legacy, networks
+from stylegan_tf.ops import fast
 
-from conftest import FIXTURES_DIR, REPO_ROOT, xla_compiled_calls
+from conftest import FIXTURES_DIR, REPO_ROOT, shared_fixture, xla_compiled_calls
 
-NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
-pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
+NETWORK = shared_fixture(FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl")
 LATENTS = np.random.RandomState(1).randn(4, 64).astype(np.float32)
 PSIS = np.array([0.7, 1.0, 0.5, -0.3], np.float32)
 
@@ -65,15 +65,20 @@ def test_saved_model_serves_uint8_images_exactly(Gs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
 
 
-def test_exports_hold_plain_ops_only(Gs, monkeypatch):
-    # With every epilogue large enough for an XLA cluster, Gs traced as usual holds clusters; the
-    # exported function none (TF Serving, TFLite and ONNX get plain ops).
-    monkeypatch.setattr(ops, "FUSED_EPILOGUE_MIN_PIXELS", 0)
-    usual = tf.function(lambda w: Gs.synthesis(w, randomize_noise=False, lod_range=(0, 0))).get_concrete_function(
+@pytest.mark.parametrize("impl", ["fast", "xla"])
+def test_exports_hold_plain_ops_only(Gs, impl, monkeypatch):
+    # With every epilogue large enough for an XLA cluster, a 'fast' Gs holds clusters; an export of
+    # it none (TF Serving, TFLite and ONNX get plain ops: the reference forms).
+    monkeypatch.setattr(fast, "FUSED_EPILOGUE_MIN_PIXELS", 0)
+    built = Gs.clone(impl=impl)
+    usual = tf.function(lambda w: built.synthesis(w, noise_mode="const", lod_range=(0, 0))).get_concrete_function(
         tf.TensorSpec([None, Gs.num_layers, Gs.dlatent_size], tf.float32))  # no tf.cond: one graph
-    assert xla_compiled_calls(usual.graph) == Gs.num_layers * (2 * ops.STATISTICS_ROW_BANDS + 1)  # see ops
-    function, signature = export.serving_function(Gs)
-    assert xla_compiled_calls(tf.function(function).get_concrete_function(*signature).graph) == 0
+    expected = Gs.num_layers * (2 * fast.STATISTICS_ROW_BANDS + 1) if impl == "fast" else 0
+    assert xla_compiled_calls(usual.graph) == expected
+    function, signature = export.serving_function(built)
+    graph = tf.function(function).get_concrete_function(*signature).graph
+    assert xla_compiled_calls(graph) == 0
+    assert "DepthwiseConv2dNative" in {op.type for op in graph.get_operations()}  # the reference blur
 
 
 def test_saved_model_of_a_conditional_network(tmp_path):

@@ -6,11 +6,10 @@ import pytest
 
 from stylegan_tf import generation, legacy, video
 
-from conftest import FIXTURES_DIR, run_script
+from conftest import FIXTURES_DIR, run_script, shared_fixture
 
-NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
+NETWORK = shared_fixture(FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl")
 LUMA_TOLERANCE = 8  # measured 3.8-4.8 levels of luma
-pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason="needs the shared fixtures")
 
 
 @pytest.fixture(scope="module")

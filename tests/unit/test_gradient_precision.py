@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import legacy, networks, ops
+from stylegan_tf import legacy, networks
+from stylegan_tf.ops import reference as reference_ops
 
 from original_fixtures import gradient_error
 
@@ -60,7 +61,7 @@ def gradients(net, inputs, labels, weights, call):
 
 
 class _RecordingTF:
-    """Stands in for `tf` inside `stylegan_tf.ops`, recording the leaky ReLU's inputs (the
+    """Stands in for `tf` inside `stylegan_tf.ops.reference`, recording the leaky ReLU's inputs (the
     networks' only `tf.nn.leaky_relu`)."""
 
     def __init__(self):
@@ -88,9 +89,9 @@ def compare_with_float64(net32, inputs, labels, weights, call, monkeypatch):
     results = []
     for net in (net32, net64):
         recording = _RecordingTF()
-        monkeypatch.setattr(ops, "tf", recording)
+        monkeypatch.setattr(reference_ops, "tf", recording)
         results.append((gradients(net, inputs, labels, weights, call), recording.preactivations))
-        monkeypatch.setattr(ops, "tf", tf)
+        monkeypatch.setattr(reference_ops, "tf", tf)
     (ours, pre32), (reference, pre64) = results
     assert set(ours) == set(reference) and len(ours) > 10 and len(pre32) == len(pre64) > 0
     sign_flips = sum(int(np.sum(np.sign(a.numpy()) != np.sign(b.numpy()))) for a, b in zip(pre32, pre64))
@@ -171,9 +172,8 @@ SMALL_64 = dict(num_channels=1, resolution=64, label_size=10, fmap_base=512, fma
                 dlatent_size=32)
 
 
-@pytest.mark.parametrize("seed, flips, worst_noise", [(1, 0, None), (2, 1, 3.0e-3)])
-def test_noise_buffer_gradients_of_a_small_64px_network_deviate_only_at_the_kink(seed, flips, worst_noise,
-                                                                                 monkeypatch):
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noise_buffer_gradients_of_a_small_64px_network_deviate_only_at_the_kink(seed, monkeypatch):
     """Settles the noise-buffer tolerance of the parity test with numbers (test_parity.test_gradients):
     float32 is exact to 1e-4 here unless a pre-activation rounds across 0, and then a noise buffer's
     gradient moves by the 1e-3 to 1e-2 a held-out fixture showed, in any float32 computation."""
@@ -185,8 +185,11 @@ def test_noise_buffer_gradients_of_a_small_64px_network_deviate_only_at_the_kink
                                               monkeypatch)
     noise = [(error, name) for error, name in errors if re.fullmatch(r"G_synthesis/noise\d+", name)]
     print(f"seed {seed}: {sign_flips} sign flip(s); worst noise buffer {noise[0]}; worst {errors[0]}")
-    assert sign_flips == flips and len(noise) == 10  # two per resolution, 4x4 to 64x64
-    if worst_noise is None:
+    assert len(noise) == 10  # two per resolution, 4x4 to 64x64
+    # Which pre-activations round across 0 depends on the summation order of the float32 kernels
+    # (thread pools, device configuration), so the count varies by machine and process: seed 1 gave
+    # 0 or 1 flips, seed 2 gave 1. What holds either way:
+    if sign_flips == 0:
         assert errors[0][0] <= TOLERANCE
-    else:
-        assert noise[0][0] == pytest.approx(worst_noise, rel=0.2)
+    else:  # the flip moves a noise buffer's gradient most, by the held-out fixture's 1e-3 to 1e-2
+        assert errors[0][1] == noise[0][1] and TOLERANCE < noise[0][0] <= 3e-2, (errors[:3], noise[:3])

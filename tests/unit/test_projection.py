@@ -12,12 +12,11 @@ import tensorflow as tf
 from stylegan_tf import images, legacy, networks, projection
 from stylegan_tf.metrics import feature_networks
 
-from conftest import FIXTURES_DIR, run_script
+from conftest import FIXTURES_DIR, run_script, shared_fixture
 
-SG1_FIXTURE = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
-SG2_FIXTURE = FIXTURES_DIR / "original-stylegan2" / "e-orig-skip-rgb32" / "network.pkl"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not SG1_FIXTURE.is_file(), reason="needs the shared fixtures")]
+SG1_FIXTURE = shared_fixture(FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl")
+SG2_FIXTURE = shared_fixture(FIXTURES_DIR / "original-stylegan2" / "e-orig-skip-rgb32" / "network.pkl")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

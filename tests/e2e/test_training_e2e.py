@@ -12,7 +12,10 @@ import PIL.Image
 import pytest
 
 import training_fixtures as fixtures
-from conftest import FACES_DIR
+from conftest import FACES_DIR as SHARED_FACES_DIR
+from conftest import shared_fixture
+
+FACES_DIR = shared_fixture(SHARED_FACES_DIR)
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +53,6 @@ def faces_args(tmp_path, total_kimg):
                 "sched.tick_kimg_base": 1, "network_snapshot_ticks": 1})]
 
 
-@pytest.mark.skipif(not FACES_DIR.is_dir(), reason="needs ../shared/data/frl_faces_256")
 def test_faces_two_replicas_sigkill_resume(tmp_path):
     from stylegan_tf import legacy
     from stylegan_tf.training import snapshots
@@ -186,7 +188,6 @@ def _lazy_steps(minibatches):
     return minibatches + (minibatches + 3) // 4, minibatches + (minibatches + 15) // 16
 
 
-@pytest.mark.skipif(not FACES_DIR.is_dir(), reason="needs ../shared/data/frl_faces_256")
 def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     """config-e at 32x32 on 2 mirrored replicas with 2 accumulated passes per minibatch, killed
     after its first snapshot and resumed: it continues at that kimg with its Adam states, its

@@ -6,8 +6,10 @@ $STYLEGAN_FIXTURES is checked, driven by its meta.json (StyleGAN and StyleGAN2 a
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from stylegan_tf import legacy, ops
+from stylegan_tf import legacy
+from stylegan_tf.ops import fast
 
 from original_fixtures import (
     OUTPUT_TOLERANCE,
@@ -89,21 +91,25 @@ def test_synthesis_only(fixture):
     assert output_error(images, expected) <= OUTPUT_TOLERANCE
 
 
-def test_inference_formulations_at_every_size(fixture, monkeypatch):
-    """Without a gradient tape, the epilogues of the largest feature maps run as XLA clusters and the
-    full-resolution resampling convs strided (ops.fused_style_epilogue, ops.upscale2d_conv2d): with
-    both applied at every size, the images and D scores still match the original's."""
-    monkeypatch.setattr(ops, "FUSED_EPILOGUE_MIN_PIXELS", 0)
-    monkeypatch.setattr(ops, "STRIDED_RESAMPLING_MIN_SIZE", 0)
+@pytest.mark.parametrize("impl", ["fast", "xla"])
+def test_each_impl_matches_the_original(fixture, impl, monkeypatch):
+    """Networks built with the faster op forms (`ops.fast`): 'fast' with its forms at every size (XLA
+    clusters for the epilogues, strided resampling convs), 'xla' compiled by XLA (shifted blur,
+    per-phase upsampling). Their images and D scores match the original's as the reference's do."""
+    monkeypatch.setattr(fast, "FUSED_EPILOGUE_MIN_PIXELS", 0)
+    monkeypatch.setattr(fast, "STRIDED_RESAMPLING_MIN_SIZE", 0)
     _, D, Gs = fixture.networks
-    images = Gs.synthesis(fixture.arrays["synthesis_dlatents_in"], randomize_noise=False)
+    Gs, D = Gs.clone(impl=impl), D.clone(impl=impl)
+    assert Gs.synthesis.runtime.impl == D.runtime.impl == impl
+    compile_ = (lambda function: tf.function(function, jit_compile=True)) if impl == "xla" else (lambda f: f)
+    images = compile_(lambda dlatents: Gs.synthesis(dlatents, noise_mode="const"))(
+        tf.constant(fixture.arrays["synthesis_dlatents_in"]))
     assert output_error(images, nchw_to_nhwc(fixture.arrays["Gs_synthesis_images"])) <= OUTPUT_TOLERANCE
     key, batch, lod = next((case for case in fixture.d_score_cases() if case[2] == 0), fixture.d_score_cases()[0])
-    try:
-        set_lod(D, lod)
-        scores = D(nchw_to_nhwc(fixture.arrays["D_images_in"])[:batch], fixture.labels[:batch])
-    finally:
-        set_lod(D, 0.0)
+    set_lod(D, lod)
+    labels = tf.constant(fixture.labels[:batch], tf.float32)
+    d_images = tf.constant(nchw_to_nhwc(fixture.arrays["D_images_in"])[:batch])
+    scores = compile_(lambda images: D(images, labels))(d_images)
     assert output_error(scores, fixture.arrays[key]) <= OUTPUT_TOLERANCE, key
 
 

@@ -12,10 +12,9 @@ import pytest
 
 from stylegan_tf import downloads, legacy, pretrained
 
-from conftest import FIXTURES_DIR
+from conftest import FIXTURES_DIR, shared_fixture
 
-NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
-pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
+NETWORK = shared_fixture(FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl")
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,18 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import cli, figures, generation, images, legacy
+from stylegan_tf import cli, figures, generation, images, legacy, xla
+from stylegan_tf.networks.runtime import Runtime
 
-from conftest import FIXTURES_DIR, REPO_ROOT
+from conftest import FIXTURES_DIR, REPO_ROOT, shared_fixture
 
-NETWORK = FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl"
-pytestmark = pytest.mark.skipif(not NETWORK.is_file(), reason=f"fixture {NETWORK} missing")
+NETWORK = shared_fixture(FIXTURES_DIR / "original-stylegan" / "rgb32" / "network.pkl")
 
 
 @pytest.fixture(scope="module")
 def Gs():
-    return legacy.load_networks(NETWORK)[2]
+    # The op forms the scripts use on this machine (--impl=auto), so that their images are comparable.
+    return legacy.load_networks(NETWORK, Runtime(impl=xla.inference_impl("auto")))[2]
 
 
 @pytest.fixture(scope="module")

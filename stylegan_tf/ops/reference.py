@@ -1,15 +1,14 @@
-"""Stateless tensor operations of the original StyleGAN, channels-last (NHWC).
+"""Stateless tensor operations of the original StyleGAN, channels-last (NHWC): the reference.
 
-Each function computes exactly what the TF1 release computes (`training/networks_stylegan.py`) on
-NHWC tensors (some in another formulation of the same function where that is faster); the Keras
-layers in `layers.py` add the variables around them. TensorFlow's autodiff gives the original's
-gradients, except at the leaky ReLU's kink, where `leaky_relu` defines the original's.
+Each function computes what the TF1 release computes (`training/networks_stylegan.py`) on NHWC
+tensors, in the release's formulation, so that it rounds as the release does; faster forms of some
+of them live in `ops.fast`, chosen by a network's `impl`. The Keras layers in `layers.py` add the
+variables around them. TensorFlow's autodiff gives the original's gradients, except at the leaky
+ReLU's kink, where `leaky_relu` defines the original's.
 """
 
 import numpy as np
 import tensorflow as tf
-
-from stylegan_tf import tracing, xla
 
 LRELU_ALPHA = 0.2
 
@@ -99,7 +98,7 @@ def pixel_norm(x, epsilon=NORM_EPSILON):
     return tf.cast(x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + epsilon), dtype)
 
 
-def _noise_bias_act(x, noise, noise_weight, bias, activation):
+def noise_bias_act(x, noise, noise_weight, bias, activation):
     if noise is not None:
         x = x + noise * noise_weight
     return activation_fn(activation)(x + bias)
@@ -107,69 +106,17 @@ def _noise_bias_act(x, noise, noise_weight, bias, activation):
 
 def style_epilogue(x, noise, noise_weight, bias, activation, use_pixel_norm, use_instance_norm, scale, shift):
     """What follows every StyleGAN synthesis conv, in the original's order: `x + noise * weight`,
-    `+ bias`, the nonlinearity, pixel norm, instance norm, `x * (scale + 1) + shift` (None: skipped).
-    TensorFlow's kernels make eleven passes over the features here; as XLA clusters
-    (`fused_style_epilogue`) they are read three times and written once."""
-    x = _noise_bias_act(x, noise, noise_weight, bias, activation)
+    `+ bias`, the nonlinearity, pixel norm, instance norm, `x * (scale + 1) + shift` (None: skipped)."""
+    x = noise_bias_act(x, noise, noise_weight, bias, activation)
     if use_pixel_norm:
         x = pixel_norm(x)
     if use_instance_norm:
         x = instance_norm(x)
-    return _apply_style(x, scale, shift)
+    return apply_style(x, scale, shift)
 
 
-def _apply_style(x, scale, shift):
+def apply_style(x, scale, shift):
     return x if scale is None else x * (scale + 1.0) + shift
-
-
-_compiled_style_epilogue = xla.elementwise(style_epilogue)
-# Below 512x512 the fused cluster measured no faster than TensorFlow's kernels on CPUs (and a
-# 256x256 generator slower as a whole): the epilogue's passes are memory-bound only at the top.
-FUSED_EPILOGUE_MIN_PIXELS = 512 * 512
-
-
-# XLA runs a reduction on CPUs in one thread: the instance norm's two reductions (the mean, then
-# the variance) are split into this many row bands, clusters of their own that TensorFlow runs in
-# parallel (1.5x for a 1024x1024 epilogue at batch 1; a batch of 4 kept its speed).
-STATISTICS_ROW_BANDS = 4
-
-
-@xla.elementwise
-def _band_sum(x, noise, noise_weight, bias, activation, start, rows, mean=None):
-    """Sum over H and W of rows [start, start + rows) of the activations (minus `mean`, squared)."""
-    band = [0, start, 0, 0], [-1, rows, -1, -1]
-    x = _noise_bias_act(tf.slice(x, *band), None if noise is None else tf.slice(noise, *band),
-                        noise_weight, bias, activation)
-    return tf.reduce_sum(x if mean is None else tf.square(x - mean), axis=[1, 2], keepdims=True)
-
-
-@xla.elementwise
-def _normalize_and_style(x, noise, noise_weight, bias, activation, mean, variance, scale, shift):
-    x = (_noise_bias_act(x, noise, noise_weight, bias, activation) - mean) * tf.math.rsqrt(variance + NORM_EPSILON)
-    return _apply_style(x, scale, shift)
-
-
-def _banded_style_epilogue(x, noise, noise_weight, bias, activation, scale, shift):
-    """`style_epilogue` with instance norm (and no pixel norm), its statistics summed over row bands."""
-    bands = STATISTICS_ROW_BANDS if x.shape[1] % STATISTICS_ROW_BANDS == 0 else 1
-    rows, count = x.shape[1] // bands, x.shape[1] * x.shape[2]
-    per_band = [(tf.constant(band * rows), rows) for band in range(bands)]
-    inputs = (noise, noise_weight, bias, activation)
-    mean = tf.add_n([_band_sum(x, *inputs, *band) for band in per_band]) / count
-    variance = tf.add_n([_band_sum(x, *inputs, *band, mean) for band in per_band]) / count
-    return _normalize_and_style(x, *inputs, mean, variance, scale, shift)
-
-
-def fused_style_epilogue(x, noise, noise_weight, bias, activation, use_pixel_norm, use_instance_norm, scale, shift):
-    """`style_epilogue` as XLA clusters on float32 feature maps of at least FUSED_EPILOGUE_MIN_PIXELS:
-    one, or with instance norm three kinds (the statistics per row band, then the rest)."""
-    args = (x, noise, noise_weight, bias, activation, use_pixel_norm, use_instance_norm, scale, shift)
-    height, width = x.shape[1], x.shape[2]
-    if height is None or width is None or height * width < FUSED_EPILOGUE_MIN_PIXELS:
-        return style_epilogue(*args)
-    if use_instance_norm and not use_pixel_norm and x.dtype == tf.float32 and xla.elementwise_clusters_apply():
-        return _banded_style_epilogue(x, noise, noise_weight, bias, activation, scale, shift)
-    return _compiled_style_epilogue(*args)
 
 
 def instance_norm(x, epsilon=NORM_EPSILON):
@@ -193,30 +140,11 @@ def blur_kernel(blur_filter, normalize=True, flip=False):
     return kernel
 
 
-def _blur2d_shifted(x, blur_filter, normalize):
-    """The same filter as sums of shifted copies of the zero-padded input (one pass per axis for
-    a 1-D filter). XLA fuses these into one loop; its depthwise conv on CPU is ~50x slower."""
-    taps = np.asarray(blur_filter, dtype=np.float64)
-    kernel = blur_kernel(blur_filter, normalize)
-    kh, kw = kernel.shape
-    top, left = (kh - 1) // 2, (kw - 1) // 2  # TF's SAME padding
-    padded = tf.pad(x, [[0, 0], [top, kh - 1 - top], [left, kw - 1 - left], [0, 0]])
-    height, width = x.shape[1], x.shape[2]
-    if taps.ndim == 1:  # kernel = outer(taps, taps) / sum(taps)^2
-        taps = taps / taps.sum() if normalize else taps
-        y = sum(float(taps[i]) * padded[:, i:i + height] for i in range(kh))
-        return sum(float(taps[j]) * y[:, :, j:j + width] for j in range(kw))
-    return sum(float(kernel[i, j]) * padded[:, i:i + height, j:j + width]
-               for i in range(kh) for j in range(kw))
-
-
 def blur2d(x, blur_filter=(1, 2, 1), normalize=True):
     """Depthwise low-pass filter with SAME zero padding. x: [NHWC]."""
     kernel = blur_kernel(blur_filter, normalize)
     if kernel.shape == (1, 1) and kernel[0, 0] == 1:
         return x
-    if tracing.in_xla_context():
-        return _blur2d_shifted(x, blur_filter, normalize)
     channels = x.shape[-1]
     kernel = np.tile(kernel[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1])  # [kh, kw, C, 1]
     return tf.nn.depthwise_conv2d(x, tf.constant(kernel, dtype=x.dtype), strides=[1, 1, 1, 1],
@@ -259,61 +187,25 @@ def conv2d(x, weight):
     return tf.nn.conv2d(x, weight, strides=1, padding="SAME")
 
 
-# Which input row (0, 1, 2 = i - 1, i, i + 1) each 3x3 tap row reads, for output rows 2i and 2i + 1
-# of "nearest 2x upsampling, then a 3x3 conv" (columns alike).
-_PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
-                        [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], np.float32)
-
-
-def _upscale2d_conv2d_phases(x, weight):
-    """The fused 3x3 upsampling conv as one SAME 3x3 conv on the low-resolution input with 4x the
-    output channels (one set per output phase), then depth_to_space: the transposed convolution's
-    function (its kernel entries are the same sums of weights). XLA on CPUs runs a transposed conv
-    as a dense conv over the zero-dilated input, 3.7x slower than this form at 512 -> 1024."""
-    taps = tf.constant(_PHASE_TAPS, weight.dtype)
-    rotated = weight[::-1, ::-1]  # the transposed conv applies the kernel rotated by 180 degrees
-    phases = [tf.einsum("rd,ce,deio->rcio", taps[a], taps[b], rotated) for a in (0, 1) for b in (0, 1)]
-    return tf.nn.depth_to_space(conv2d(x, tf.concat(phases, axis=-1)), 2)
-
-
-# From this input size on, the resampling convs the original computes at full resolution
-# (`fused_scale=False`: nearest 2x upsampling then conv, or conv then 2x2 mean) run as one stride-2
-# conv with the same function where no gradient is taken: 4/9 (up) and 1/4 (down) of the
-# multiply-adds, 1.5-2.4x faster on CPUs from 16x16 inputs on; below that the strided form was
-# slower. Under a gradient tape the original's form stays: gradients through leaky ReLUs follow
-# the rounding of the activations (a value rounded across 0 switches its slope), and the
-# original's form rounds as the original does (parity of gradients to the fixtures).
-STRIDED_RESAMPLING_MIN_SIZE = 16
-
-
-def _strided_resampling(x):
-    return (x.shape[1] is not None and x.shape[1] >= STRIDED_RESAMPLING_MIN_SIZE
-            and not tracing.gradient_could_be_recorded())
-
-
 def upscale2d_conv2d(x, weight, fused):
     """2x upsampling + conv; `fused` selects the original's fused form: one transposed convolution
     whose function is upsampling + the 180°-rotated conv (the original's two forms differ so; a
-    network's weights belong to one). Without a gradient tape, both forms run as transposed convs
-    from 16x16 inputs on (`STRIDED_RESAMPLING_MIN_SIZE`)."""
+    network's weights belong to one)."""
     if not fused:
-        if not _strided_resampling(x):
-            return conv2d(upscale2d(x), weight)
-        # The transposed conv rotates it back: upsampling + conv exactly. (tf.reverse: a negative-
-        # stride slice of a 3x3x512x512 kernel took 15 ms per call, tf.reverse 1.6 ms.)
-        weight = tf.reverse(weight, [0, 1])
-    if tracing.in_xla_context() and weight.shape[0] == 3:
-        return _upscale2d_conv2d_phases(x, weight)
-    batch = tf.shape(x)[0]
-    output_shape = [batch, x.shape[1] * 2, x.shape[2] * 2, weight.shape[-1]]
-    return tf.nn.conv2d_transpose(x, fused_upscale_kernel(weight), output_shape,
-                                  strides=2, padding="SAME")
+        return conv2d(upscale2d(x), weight)
+    return conv2d_transpose_up(x, fused_upscale_kernel(weight))
+
+
+def conv2d_transpose_up(x, kernel):
+    """Stride-2 SAME transposed convolution with a [k, k, out, in] kernel: 2x the input size."""
+    output_shape = [tf.shape(x)[0], x.shape[1] * 2, x.shape[2] * 2, kernel.shape[-2]]
+    return tf.nn.conv2d_transpose(x, kernel, output_shape, strides=2, padding="SAME")
 
 
 def conv2d_downscale2d(x, weight, fused):
-    """conv + 2x box downsampling; `fused` uses one stride-2 convolution (same result), as inputs
-    of 16x16 and more do without a gradient tape (`STRIDED_RESAMPLING_MIN_SIZE`)."""
-    if not fused and not _strided_resampling(x):
+    """conv + 2x box downsampling; `fused` uses one stride-2 convolution (the original's fused
+    form, the same function)."""
+    if not fused:
         return downscale2d(conv2d(x, weight))
     return tf.nn.conv2d(x, fused_downscale_kernel(weight), strides=2, padding="SAME")
 

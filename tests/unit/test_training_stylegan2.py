@@ -125,6 +125,8 @@ class _RecordingTrainer:
         self.calls.append(("D_reg", lrate, rounds, reals))
         return {}
 
+    run_phase = trainer.Trainer.run_phase  # the real dispatch, onto the recording steps above
+
 
 def _recording_run(config, mb_counter=0, replicas=1):
     strategy = types.SimpleNamespace(num_replicas_in_sync=replicas)
@@ -141,7 +143,7 @@ def test_lazy_regularization_schedule_and_order():
     sched = schedule.training_schedule(0, 5, 1, **dataclasses.asdict(config.sched))
     batches = iter(range(100))
     for _ in range(5):  # 20 minibatches
-        run.run_minibatch_repeats_stylegan2(sched, ((b, None) for b in batches))
+        run.run_minibatches(sched, ((b, None) for b in batches))
     names = [call[0] for call in recorder.calls]
     minibatches, current = [], None
     for name in names:
@@ -167,7 +169,7 @@ def test_lazy_counter_continues_and_non_lazy_never_regularizes():
     run, recorder, _ = _recording_run(config, mb_counter=15, replicas=2)
     sched = schedule.training_schedule(0, 5, 2, **dataclasses.asdict(config.sched))
     batches = iter(range(10))
-    run.run_minibatch_repeats_stylegan2(sched, ((b, None) for b in batches))
+    run.run_minibatches(sched, ((b, None) for b in batches))
     names = [call[0] for call in recorder.calls]
     # minibatches 15, 16, 17, 18: G reg at 16, D reg at 16; 32 / (4 * 2 replicas) = 4 passes
     assert names == ["G", "D", "G", "G_reg", "D", "D_reg", "G", "D", "G", "D"]
@@ -175,7 +177,7 @@ def test_lazy_counter_continues_and_non_lazy_never_regularizes():
     config = config_lib.resolve_config("config-b")
     run, recorder, _ = _recording_run(config)
     sched = schedule.training_schedule(0, 5, 1, **dataclasses.asdict(config.sched))
-    run.run_minibatch_repeats_stylegan2(sched, ((b, None) for b in iter(range(10))))
+    run.run_minibatches(sched, ((b, None) for b in iter(range(10))))
     assert [call[0] for call in recorder.calls] == ["G", "D"] * 4
 
 
@@ -192,13 +194,19 @@ def test_minibatch_not_divisible_by_passes_is_an_error():
 
 def _sg2_trainer(G_reg_interval=4, D_reg_interval=16, lazy=True, G_loss="G_logistic_ns_pathreg",
                  resolution=8, labels=0):
-    return trainer.Trainer(
-        tf.distribute.get_strategy(), SG2_G_ARGS, SG2_D_ARGS, resolution, 3, labels,
-        config_lib.LossConfig(G_loss), config_lib.LossConfig("D_logistic_r1", {"gamma": 10.0}),
-        config_lib.OptimizerConfig(), config_lib.OptimizerConfig(), G_smoothing_kimg=0.1,
-        labels=np.eye(max(labels, 1), dtype=np.float32)[:, :labels], compile_mode="function",
-        G_func="G_main", D_func="D_stylegan2", lazy_regularization=lazy,
-        G_reg_interval=G_reg_interval, D_reg_interval=D_reg_interval)
+    config = _sg2_config(G_loss=config_lib.LossConfig(G_loss), lazy_regularization=lazy,
+                         G_reg_interval=G_reg_interval, D_reg_interval=D_reg_interval)
+    dataset = trainer.DatasetInfo(resolution, 3, labels, np.eye(max(labels, 1), dtype=np.float32)[:, :labels])
+    return trainer.Trainer(tf.distribute.get_strategy(), config, dataset, compile_mode="function")
+
+
+def _sg2_config(**changes):
+    """The tiny StyleGAN2 (config E-like) training config of these tests."""
+    fields = dict(G_func="G_main", D_func="D_stylegan2", loop="stylegan2", G_args=dict(SG2_G_ARGS),
+                  D_args=dict(SG2_D_ARGS), G_loss=config_lib.LossConfig("G_logistic_ns_pathreg"),
+                  D_loss=config_lib.LossConfig("D_logistic_r1", {"gamma": 10.0}), G_smoothing_kimg=0.1,
+                  lazy_regularization=True)
+    return config_lib.TrainConfig(**{**fields, **changes})
 
 
 def _moments(opt):
@@ -338,12 +346,8 @@ def test_xla_stylegan2_steps_match_tf_function_steps():
     """All four StyleGAN2 steps (with 2 accumulated passes) compiled with XLA give the losses,
     path-length mean and gradients of the plain tf.function steps."""
     def make(mode):
-        return trainer.Trainer(
-            tf.distribute.get_strategy(), SG2_G_ARGS, SG2_D_ARGS, 8, 3, 0,
-            config_lib.LossConfig("G_logistic_ns_pathreg"),
-            config_lib.LossConfig("D_logistic_r1", {"gamma": 10.0}), config_lib.OptimizerConfig(),
-            config_lib.OptimizerConfig(), G_smoothing_kimg=0.1, labels=np.zeros([1, 0], np.float32),
-            compile_mode=mode, G_func="G_main", D_func="D_stylegan2", lazy_regularization=True)
+        return trainer.Trainer(tf.distribute.get_strategy(), _sg2_config(),
+                               trainer.DatasetInfo(8, 3, 0, np.zeros([1, 0], np.float32)), compile_mode=mode)
     plain, xla = make("function"), make("xla")
     _copy(plain, xla)
     reals, labels = _reals(), np.zeros([8, 0], np.float32)
@@ -366,12 +370,11 @@ def test_xla_stylegan2_steps_match_tf_function_steps():
 @pytest.mark.parametrize("kernel", [[1, 1], (1, 3, 3, 1), [[1, 2, 1], [2, 4, 2], [1, 2, 1]]])
 def test_snapshots_of_networks_with_list_kwargs_load_and_keep_them(tmp_path, kernel):
     # --set=G_args.resample_kernel=[...] (and a resume from such a pickle) must snapshot.
-    t = trainer.Trainer(
-        tf.distribute.get_strategy(), dict(SG2_G_ARGS, resample_kernel=kernel, architecture="resnet"),
-        dict(SG2_D_ARGS, resample_kernel=kernel), 8, 3, 0, config_lib.LossConfig("G_logistic_ns_pathreg"),
-        config_lib.LossConfig("D_logistic_r1", {"gamma": 10.0}), config_lib.OptimizerConfig(),
-        config_lib.OptimizerConfig(), compile_mode="function", G_func="G_main", D_func="D_stylegan2",
-        lazy_regularization=True, state_version=4)
+    config = _sg2_config()
+    config.G_args.update(resample_kernel=kernel, architecture="resnet")
+    config.D_args.update(resample_kernel=kernel)
+    t = trainer.Trainer(tf.distribute.get_strategy(), config, trainer.DatasetInfo(8, 3, 0, np.zeros([1, 0])),
+                        compile_mode="function")
     pkl = resume.save_snapshot(t, str(tmp_path), "network-snapshot-000000.pkl", resume.LoopState(), 0)
     from stylegan_tf import legacy
     G, D, Gs = legacy.load_networks(pkl)

@@ -1,42 +1,18 @@
 """Layers and ops against plain NumPy references, and the Keras layer contract."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from numpy_ops import np_conv2d_same, np_downscale, np_upscale
 
-from stylegan_tf import layers, networks, ops, xla
+from stylegan_tf import layers, names, networks, ops
 from stylegan_tf.networks import stylegan
-
-from conftest import xla_compiled_calls
+from stylegan_tf.ops import fast
 
 RNG = np.random.RandomState(1234)
-
-
-def np_conv2d_same(x, kernel, stride=1):
-    """Cross-correlation with SAME zero padding (TF's convention). x: NHWC, kernel: HWIO."""
-    kh, kw, _, out = kernel.shape
-    n, h, w, _ = x.shape
-    out_h, out_w = -(-h // stride), -(-w // stride)
-    pad_h = max((out_h - 1) * stride + kh - h, 0)
-    pad_w = max((out_w - 1) * stride + kw - w, 0)
-    padded = np.pad(x, [(0, 0), (pad_h // 2, pad_h - pad_h // 2),
-                        (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
-    result = np.zeros((n, out_h, out_w, out))
-    for i in range(out_h):
-        for j in range(out_w):
-            patch = padded[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
-            result[:, i, j, :] = np.tensordot(patch, kernel, axes=([1, 2, 3], [0, 1, 2]))
-    return result
-
-
-def np_upscale(x, factor=2):
-    return x.repeat(factor, axis=1).repeat(factor, axis=2)
-
-
-def np_downscale(x, factor=2):
-    n, h, w, c = x.shape
-    return x.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
 
 
 def test_blur_matches_numpy_and_the_original_border_values():
@@ -49,13 +25,6 @@ def test_blur_matches_numpy_and_the_original_border_values():
     ones = ops.blur2d(np.ones((1, 4, 4, 1), np.float32)).numpy()[0, :, :, 0]
     assert ones[0, 0] == pytest.approx(0.5625) and ones[0, 1] == pytest.approx(0.75)
     assert ones[1, 1] == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("blur_filter", [[1, 2, 1], [1, 3, 3, 1], [[1, 2, 1], [0, 1, 0], [2, 1, 1]]])
-def test_blur_under_xla_matches_the_depthwise_reference(blur_filter):
-    x = RNG.randn(2, 8, 8, 3).astype(np.float32)
-    xla = tf.function(lambda x: ops.blur2d(x, blur_filter), jit_compile=True)(x).numpy()
-    np.testing.assert_allclose(xla, ops.blur2d(x, blur_filter).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_upscale_and_downscale_match_numpy():
@@ -75,10 +44,6 @@ def test_fused_upscale_conv_is_upsampling_plus_rotated_kernel():
     np.testing.assert_allclose(fused, reference, rtol=1e-4, atol=1e-4)
     plain = ops.upscale2d_conv2d(x, kernel, fused=False).numpy()
     np.testing.assert_allclose(plain, np_conv2d_same(np_upscale(x), kernel), rtol=1e-4, atol=1e-4)
-    # Under XLA the fused form runs as a 3x3 conv per output phase + depth_to_space: the same function.
-    compiled = tf.function(lambda x, k: ops.upscale2d_conv2d(x, k, fused=True), jit_compile=True)
-    np.testing.assert_allclose(compiled(x, kernel).numpy(), reference, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(ops._upscale2d_conv2d_phases(x, kernel).numpy(), reference, rtol=1e-4, atol=1e-4)
 
 
 def test_fused_downscale_conv_equals_conv_then_box():
@@ -88,85 +53,6 @@ def test_fused_downscale_conv_equals_conv_then_box():
     for fused in (True, False):
         np.testing.assert_allclose(ops.conv2d_downscale2d(x, kernel, fused).numpy(), reference,
                                    rtol=1e-4, atol=1e-4)
-
-
-def traced_ops(function, *args):
-    """(op types, number of calls XLA must compile) of `function` traced on `args`."""
-    graph = tf.function(function).get_concrete_function(*args).graph
-    return {op.type for op in graph.get_operations()}, xla_compiled_calls(graph)
-
-
-def under_tape(function):
-    def taped(*args):
-        with tf.GradientTape() as tape:
-            tape.watch(args[0])
-            return function(*args)
-    return taped
-
-
-@pytest.mark.parametrize("resample", ["up", "down"])
-def test_full_resolution_resampling_runs_strided_only_without_a_tape(resample):
-    size = ops.STRIDED_RESAMPLING_MIN_SIZE
-    x = RNG.randn(1, size, size, 4).astype(np.float32)
-    kernel = RNG.randn(3, 3, 4, 5).astype(np.float32)
-    if resample == "up":
-        reference = np_conv2d_same(np_upscale(x), kernel)
-        call, original_form_op = (lambda x: ops.upscale2d_conv2d(x, kernel, fused=False)), "Tile"
-    else:
-        reference = np_downscale(np_conv2d_same(x, kernel))
-        call, original_form_op = (lambda x: ops.conv2d_downscale2d(x, kernel, fused=False)), "AvgPool"
-    np.testing.assert_allclose(call(x).numpy(), reference, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(tf.function(call)(x).numpy(), reference, rtol=1e-4, atol=1e-4)
-    assert original_form_op not in traced_ops(call, x)[0]
-    assert original_form_op in traced_ops(under_tape(call), x)[0]  # the original's rounding for gradients
-    smaller = x[:, :size // 2, :size // 2]
-    assert original_form_op in traced_ops(call, smaller)[0]
-
-
-def test_style_epilogue_runs_as_an_xla_cluster_only_where_it_pays():
-    side = int(np.sqrt(ops.FUSED_EPILOGUE_MIN_PIXELS))
-    rng = np.random.RandomState(7)
-    x = tf.constant(rng.randn(1, side, side, 3).astype(np.float32) * 2 + 1)
-    noise = tf.constant(rng.randn(1, side, side, 1).astype(np.float32))
-    per_channel = [tf.constant(rng.randn(3).astype(np.float32)) for _ in range(2)]
-    styles = [tf.constant(rng.randn(1, 1, 1, 3).astype(np.float32) * 0.3) for _ in range(2)]
-
-    def epilogue(x, noise):
-        return ops.fused_style_epilogue(x, noise, *per_channel, "lrelu", False, True, *styles)
-
-    def in_float64(use_pixel_norm, use_instance_norm):
-        return ops.style_epilogue(*(tf.cast(v, tf.float64) for v in (x, noise, *per_channel)), "lrelu",
-                                  use_pixel_norm, use_instance_norm, *(tf.cast(v, tf.float64) for v in styles))
-
-    plain = ops.style_epilogue(x, noise, *per_channel, "lrelu", False, True, *styles)
-    exact = in_float64(False, True)
-    fused = tf.function(epilogue)(x, noise).numpy()
-    np.testing.assert_allclose(fused, exact.numpy(), atol=1e-5)
-    # TensorFlow's kernels compute the same function, their float32 means over 512x512 values
-    # rounding more (1.7e-4 to 5.9e-4 from float64, measured).
-    np.testing.assert_allclose(plain.numpy(), fused, atol=1e-3)
-    # The instance norm's statistics per row band (a sum, then squared deviations), then the rest.
-    clusters_per_epilogue = 2 * ops.STATISTICS_ROW_BANDS + 1
-    assert traced_ops(epilogue, x, noise)[1] == clusters_per_epilogue
-    assert traced_ops(under_tape(epilogue), x, noise)[1] == 0   # TensorFlow's gradient kernels are faster
-    half = side // 2
-    assert traced_ops(epilogue, x[:, :half, :half], noise[:, :half, :half])[1] == 0  # too small to pay
-
-    def without_clusters(x, noise):
-        with xla.elementwise_clusters(False):
-            return epilogue(x, noise)
-
-    assert traced_ops(without_clusters, x, noise)[1] == 0
-    whole = tf.function(epilogue, jit_compile=True)  # compiled whole: nothing nested
-    np.testing.assert_allclose(whole(x, noise).numpy(), exact.numpy(), atol=1e-5)
-
-    # Pixel norm instead (no statistics over H and W): one cluster.
-    def pixel_norm_epilogue(x, noise):
-        return ops.fused_style_epilogue(x, noise, *per_channel, "lrelu", True, False, *styles)
-
-    np.testing.assert_allclose(tf.function(pixel_norm_epilogue)(x, noise).numpy(), in_float64(True, False).numpy(),
-                               atol=1e-5)
-    assert traced_ops(pixel_norm_epilogue, x, noise)[1] == 1
 
 
 def np_minibatch_stddev(x, group_size, num_features):
@@ -290,35 +176,106 @@ def test_equalized_dense_scales_at_runtime():
     assert np.std(mapping_dense.weight.numpy()) == pytest.approx(100, rel=0.02)  # init 1/lrmul
 
 
+# The layer harness: every layer of stylegan_tf.layers, with the inputs it is called on.
 LAYER_CASES = [
-    (layers.EqualizedDense, dict(units=5, lrmul=0.01, activation="lrelu"), [(3, 4)]),
-    (layers.EqualizedConv2D, dict(filters=4, kernel_size=3, resample="up", fused_scale=True),
+    ("EqualizedDense", layers.EqualizedDense, dict(units=5, lrmul=0.01, activation="lrelu"), [(3, 4)]),
+    ("EqualizedConv2D-up-fused", layers.EqualizedConv2D,
+     dict(filters=4, kernel_size=3, resample="up", fused_scale=True), [(2, 4, 4, 3)]),
+    ("EqualizedConv2D-up", layers.EqualizedConv2D, dict(filters=4, kernel_size=3, resample="up"), [(2, 16, 16, 3)]),
+    ("EqualizedConv2D-down", layers.EqualizedConv2D,
+     dict(filters=4, kernel_size=3, resample="down", use_bias=True, activation="lrelu", conv_clamp=0.5),
+     [(2, 16, 16, 3)]),
+    ("Blur2D", layers.Blur2D, dict(blur_filter=[1, 3, 3, 1]), [(2, 8, 8, 3)]),
+    ("MinibatchStddev", layers.MinibatchStddev, dict(group_size=2, num_new_features=1), [(4, 4, 4, 3)]),
+    ("LayerEpilogue-pixel-norm", layers.LayerEpilogue, dict(use_pixel_norm=True),
+     [(2, 4, 4, 3), (2, 6), (1, 4, 4, 1)]),
+    ("LayerEpilogue", layers.LayerEpilogue, dict(), [(2, 8, 8, 3), (2, 6), (2, 8, 8, 1)]),
+    ("BiasActDense", layers.BiasActDense, dict(units=5, lrmul=0.01, activation="lrelu"), [(3, 2, 2, 2)]),
+    ("FIRConv2D-up", layers.FIRConv2D, dict(filters=4, kernel_size=1, resample="up", use_bias=False),
      [(2, 4, 4, 3)]),
-    (layers.EqualizedConv2D, dict(filters=4, kernel_size=3, resample="down", use_bias=True,
-                                  activation="lrelu"), [(2, 8, 8, 3)]),
-    (layers.Bias, dict(lrmul=0.5), [(2, 4, 4, 3)]),
-    (layers.Blur2D, dict(blur_filter=[1, 3, 3, 1]), [(2, 8, 8, 3)]),
-    (layers.MinibatchStddev, dict(group_size=2, num_new_features=1), [(4, 4, 4, 3)]),
-    (layers.NoiseInjection, dict(), [(2, 4, 4, 3), (2, 4, 4, 1)]),
-    (layers.StyleModulation, dict(), [(2, 4, 4, 3), (2, 6)]),
-    (layers.LayerEpilogue, dict(use_pixel_norm=True), [(2, 4, 4, 3), (2, 6), (1, 4, 4, 1)]),
+    ("FIRConv2D-down", layers.FIRConv2D, dict(filters=4, kernel_size=3, resample="down", activation="lrelu",
+                                              conv_clamp=1.0), [(2, 8, 8, 3)]),
+    ("ModulatedConv2D-up", layers.ModulatedConv2D, dict(filters=4, kernel_size=3, up=True, conv_clamp=2.0),
+     [(2, 4, 4, 3), (2, 6), (2, 8, 8, 1)]),
+    ("ModulatedConv2D-torgb", layers.ModulatedConv2D,
+     dict(filters=3, kernel_size=1, demodulate=False, use_noise=False, activation="linear", fused_modconv=False),
+     [(2, 4, 4, 3), (2, 6)]),
 ]
+HARNESS_IDS = [case[0] for case in LAYER_CASES]
 
 
-@pytest.mark.parametrize("cls,config,shapes", LAYER_CASES, ids=lambda v: getattr(v, "__name__",
-                                                                                  None))
-def test_layer_config_round_trip(cls, config, shapes):
-    inputs = [RNG.randn(*shape).astype(np.float32) for shape in shapes]
-    layer = cls(**config)
-    out = layer(*inputs)
-    for variable in layer.weights:  # non-zero values so that every weight matters
-        variable.assign(RNG.randn(*variable.shape).astype(np.float32))
-    out = layer(*inputs)
+def _built(cls, config, inputs, seed=0, **extra):
+    """The layer built and called on `inputs`, its variables set to seeded non-zero values (so that
+    every weight matters), and its output."""
+    layer = cls(**config, **extra)
+    layer(*inputs)
+    rng = np.random.RandomState(seed)
+    for variable in layer.weights:
+        variable.assign(np.asarray(rng.randn(*variable.shape), np.float32))
+    return layer, layer(*inputs)
+
+
+def _inputs(shapes):
+    return [RNG.randn(*shape).astype(np.float32) for shape in shapes]
+
+
+def test_the_harness_covers_every_layer():
+    defined = {value for value in vars(layers).values() if isinstance(value, type)
+               and issubclass(value, keras.layers.Layer) and value.__module__ == layers.__name__}
+    assert defined == {cls for _, cls, _, _ in LAYER_CASES}
+
+
+@pytest.mark.parametrize("name,cls,config,shapes", LAYER_CASES, ids=HARNESS_IDS)
+def test_layer_config_round_trip(name, cls, config, shapes):
+    inputs = _inputs(shapes)
+    layer, out = _built(cls, config, inputs)
     clone = cls.from_config(layer.get_config())
     clone(*inputs)
     for target, source in zip(clone.weights, layer.weights):
         target.assign(source)
     np.testing.assert_array_equal(clone(*inputs).numpy(), out.numpy())
     assert clone.get_config() == layer.get_config()
-    assert keras.saving.get_registered_object(
-        keras.saving.get_registered_name(cls)) is cls
+    assert keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is cls
+
+
+@pytest.mark.parametrize("name,cls,config,shapes", LAYER_CASES, ids=HARNESS_IDS)
+def test_layer_save_and_reload(name, cls, config, shapes):
+    """What a .keras archive stores of a layer: its serialized config and its own variables."""
+    inputs = _inputs(shapes)
+    layer, out = _built(cls, config, inputs)
+    store = {}
+    layer.save_own_variables(store)
+    reloaded = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(reloaded) is cls
+    reloaded(*inputs)
+    reloaded.load_own_variables(store)
+    np.testing.assert_array_equal(reloaded(*inputs).numpy(), out.numpy())
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("name,cls,config,shapes", LAYER_CASES, ids=HARNESS_IDS)
+def test_layer_in_each_precision(name, cls, config, shapes, precision):
+    """Built under a mixed policy, a layer keeps float32 variables and stays near its float32 output."""
+    inputs = _inputs(shapes)
+    _, reference = _built(cls, config, inputs)
+    layer, out = _built(cls, config, inputs, dtype=keras.DTypePolicy(names.PRECISIONS[precision]))
+    assert {variable.dtype for variable in layer.weights} <= {"float32"}
+    out = tf.cast(out, tf.float32).numpy()
+    assert np.all(np.isfinite(out))
+    scale = max(float(np.max(np.abs(reference))), 1.0)
+    assert np.max(np.abs(out - reference.numpy())) <= 0.05 * scale
+
+
+@pytest.mark.parametrize("impl", ["fast", "xla"])
+@pytest.mark.parametrize("name,cls,config,shapes", [case for case in LAYER_CASES if "impl" in
+                                                     inspect.signature(case[1].__init__).parameters],
+                         ids=lambda value: value if isinstance(value, str) else None)
+def test_layer_in_each_impl(name, cls, config, shapes, impl, monkeypatch):
+    """Each op form (`ops.fast`, applied at every size here) computes the reference's function."""
+    monkeypatch.setattr(fast, "FUSED_EPILOGUE_MIN_PIXELS", 0)
+    monkeypatch.setattr(fast, "STRIDED_RESAMPLING_MIN_SIZE", 0)
+    inputs = _inputs(shapes)
+    _, reference = _built(cls, config, inputs)
+    layer, out = _built(cls, config, inputs, impl=impl)
+    assert layer.get_config()["impl"] == impl
+    np.testing.assert_allclose(out.numpy(), reference.numpy(), rtol=1e-4, atol=1e-4)

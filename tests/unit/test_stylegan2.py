@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import layers, legacy, networks, upfirdn
+from stylegan_tf import layers, legacy, networks
+from stylegan_tf.ops import upfirdn
 
 from original_fixtures import output_error
 

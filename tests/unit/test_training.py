@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from stylegan_tf.training import optimizer
 from stylegan_tf.training.reals import process_reals
-from stylegan_tf.training.trainer import lod_range_of
+from stylegan_tf.training.schedule import lod_range_of
 
 import training_fixtures as fixtures
 

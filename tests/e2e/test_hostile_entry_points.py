@@ -13,12 +13,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from test_hostile_inputs import (
+from hostile_files import (
     FIXTURE,
     REPO_ROOT,
-    _torchscript_with_tensor,
     assert_clean_refusal,
     run_limited,
+    torchscript_with_tensor,
     write_random_dataset,
 )
 
@@ -95,7 +95,7 @@ def _tfrecords(folder, kind):
 
 def _inception_bomb(folder):
     # A stored member whose central-directory size claims 3 GiB: refused before decompressing.
-    data = bytearray(_torchscript_with_tensor((2, 3), (3, 1), 1, 8))
+    data = bytearray(torchscript_with_tensor((2, 3), (3, 1), 1, 8))
     directory = data.rfind(b"PK\x01\x02")  # the last member's central-directory entry (archive/data/0)
     data[directory + 24:directory + 28] = (3 << 30).to_bytes(4, "little")
     path = folder / "inception.pt"

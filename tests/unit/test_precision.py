@@ -1,13 +1,14 @@
-"""Mixed precision (`stylegan_tf.precision`): which layers change, the error of each precision
-against float32 on the original's fixture networks, exact float32 after switching back, and a short
-bf16 training run that follows the float32 run's losses."""
+"""Mixed precision, set when a network is built (`networks.runtime.Runtime`): which layers change,
+the error of each precision against float32 on the original's fixture networks, and a short bf16
+training run that follows the float32 run's losses."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import networks, precision
+from stylegan_tf import names, networks
+from stylegan_tf.networks.runtime import Runtime
 from stylegan_tf.training import config as config_lib
 from stylegan_tf.training import trainer
 
@@ -31,59 +32,67 @@ def test_each_precision_stays_within_its_error(directory):
     latents, labels = fixture.arrays["latents"][:count], fixture.labels[:count]
     reference = Gs(latents, labels, randomize_noise=False).numpy()
     reference_scores = D(reference, labels).numpy()
-    try:
-        for name in ("bf16", "fp16"):
-            changed = precision.set_precision(Gs, name) + precision.set_precision(D, name)
-            assert changed > 0
-            images = Gs(latents, labels, randomize_noise=False)
-            scores = D(images, labels)
-            assert images.dtype == tf.float32 and scores.dtype == tf.float32
-            images = images.numpy()
-            d_error = np.max(np.abs(D(reference, labels).numpy() - reference_scores))
-            print(f"{fixture.name} {name}: max |diff| {np.max(np.abs(images - reference)):.3g}, "
-                  f"PSNR {psnr(images, reference):.1f} dB, D scores of the same images {d_error:.3g} "
-                  f"(of G's images: {np.max(np.abs(scores - reference_scores)):.3g})")
-            assert psnr(images, reference) >= MIN_PSNR[name]
-            assert 0 < np.max(np.abs(images - reference))  # low precision did run
-            assert d_error <= MAX_D_SCORE_DIFFERENCE[name]
-    finally:
-        precision.set_precision(Gs, "fp32")
-        precision.set_precision(D, "fp32")
-    np.testing.assert_array_equal(Gs(latents, labels, randomize_noise=False).numpy(), reference)
+    for name in ("bf16", "fp16"):
+        low_Gs, low_D = Gs.clone(precision=name), D.clone(precision=name)
+        images = low_Gs(latents, labels, randomize_noise=False)
+        scores = low_D(images, labels)
+        assert images.dtype == tf.float32 and scores.dtype == tf.float32
+        images = images.numpy()
+        d_error = np.max(np.abs(low_D(reference, labels).numpy() - reference_scores))
+        print(f"{fixture.name} {name}: max |diff| {np.max(np.abs(images - reference)):.3g}, "
+              f"PSNR {psnr(images, reference):.1f} dB, D scores of the same images {d_error:.3g} "
+              f"(of G's images: {np.max(np.abs(scores - reference_scores)):.3g})")
+        assert psnr(images, reference) >= MIN_PSNR[name]
+        assert 0 < np.max(np.abs(images - reference))  # low precision did run
+        assert d_error <= MAX_D_SCORE_DIFFERENCE[name]
+    np.testing.assert_array_equal(Gs.clone(precision="fp32")(latents, labels, randomize_noise=False).numpy(),
+                                  reference)
+
+
+def _layer_dtypes(net, dtype):
+    """Names of the layers of `net` (its own and its components') that compute in `dtype`."""
+    found, stack = set(), [net]
+    while stack:
+        layer = stack.pop()
+        stack.extend(sublayer for sublayer in vars(layer).values() if isinstance(sublayer, keras.layers.Layer))
+        stack.extend(item for value in vars(layer).values() if isinstance(value, (list, tuple))
+                     for item in value if isinstance(item, keras.layers.Layer))
+        if layer is not net and layer.compute_dtype == dtype:
+            found.add(layer.name)
+    return found
 
 
 def test_only_the_top_resolutions_change_and_variables_stay_float32():
     G = networks.GeneratorMain(resolution=64, fmap_base=128, fmap_max=32, latent_size=16, dlatent_size=16,
-                               architecture="skip")
-    D = networks.DiscriminatorStyleGAN2(resolution=64, fmap_base=128, fmap_max=32)
-    assert precision.set_precision(G, "bf16", num_fp16_res=2) == 4  # 32x32 and 64x64: Conv0_up, Conv1
-    low = {layer.name for layer in G._flatten_layers(include_self=False) if layer.compute_dtype == "bfloat16"}
-    assert low == {"32x32_Conv0_up", "32x32_Conv1", "64x64_Conv0_up", "64x64_Conv1"}
-    assert precision.set_precision(D, "fp16", num_fp16_res=1) == 4  # 64x64: FromRGB, Conv0, Conv1_down, Skip
-    assert all(layer.compute_dtype == "float32" for layer in G.mapping._flatten_layers())
+                               architecture="skip", runtime=Runtime(precision="bf16", num_fp16_res=2))
+    D = networks.DiscriminatorStyleGAN2(resolution=64, fmap_base=128, fmap_max=32,
+                                        runtime=Runtime(precision="fp16", num_fp16_res=1, conv_clamp=None))
+    # 32x32 and 64x64: Conv0_up, Conv1 (the ToRGB layers stay float32)
+    assert _layer_dtypes(G, "bfloat16") == {"32x32_Conv0_up", "32x32_Conv1", "64x64_Conv0_up", "64x64_Conv1"}
+    assert _layer_dtypes(D, "float16") == {"64x64_FromRGB", "64x64_Conv0", "64x64_Conv1_down", "64x64_Skip"}
+    assert G.synthesis.convs[-1].conv_clamp == 256.0 and G.synthesis.convs[0].conv_clamp is None
+    assert all(layer.conv_clamp is None for layer in D.convs0)  # conv_clamp=None: no clamp
+    assert _layer_dtypes(G.mapping, "bfloat16") == set()
     assert {variable.dtype for variable in G.weights + D.weights} == {"float32"}
     assert G(np.zeros([1, 16], np.float32), None, randomize_noise=False).dtype == tf.float32
-    assert precision.set_precision(G, "fp32") == 0
-    assert all(layer.compute_dtype == "float32" for layer in G._flatten_layers())
+    assert _layer_dtypes(G.clone(precision="fp32"), "bfloat16") == set()
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16"):
-        precision.set_precision(G, "fp8")
+        Runtime(precision="fp8")
     with pytest.raises(ValueError, match="precision must be one of"):
         config_lib.TrainConfig(precision="int8").validate()
-    # The training config names the choices and defaults without importing Keras; they must agree.
+    # The training config takes its choices and defaults from `names`, without importing Keras.
     defaults = config_lib.TrainConfig()
-    assert config_lib.PRECISIONS == tuple(precision.PRECISIONS)
-    assert defaults.num_fp16_res == precision.DEFAULT_NUM_FP16_RES
-    assert defaults.conv_clamp == precision.DEFAULT_CONV_CLAMP
+    assert (defaults.num_fp16_res, defaults.conv_clamp) == (names.DEFAULT_NUM_FP16_RES, names.DEFAULT_CONV_CLAMP)
+    assert (Runtime().num_fp16_res, Runtime().conv_clamp) == (names.DEFAULT_NUM_FP16_RES, names.DEFAULT_CONV_CLAMP)
 
 
 def test_conv_clamp_bounds_the_low_precision_layers():
     G = networks.GeneratorMain(resolution=16, fmap_base=64, fmap_max=16, latent_size=16, dlatent_size=16,
-                               architecture="orig")
+                               architecture="orig", runtime=Runtime(precision="fp16", num_fp16_res=1, conv_clamp=0.05))
     seen = []
     layer = G.synthesis.convs[-1]
     original_call = layer.call
     layer.call = lambda *args, **kwargs: seen.append(original_call(*args, **kwargs)) or seen[-1]
-    precision.set_precision(G, "fp16", num_fp16_res=1, conv_clamp=0.05)
     G(np.random.RandomState(0).randn(2, 16).astype(np.float32) * 10, None, randomize_noise=False)
     assert seen[-1].dtype == tf.float16 and float(tf.reduce_max(tf.abs(seen[-1]))) == pytest.approx(0.05, rel=1e-3)
 
@@ -97,12 +106,13 @@ def test_bf16_training_follows_the_fp32_losses():
 
     def make(name):
         keras.utils.set_random_seed(4)
-        return trainer.Trainer(
-            tf.distribute.get_strategy(), g_args, d_args, 16, 3, 0, config_lib.LossConfig("G_logistic_ns_pathreg"),
-            config_lib.LossConfig("D_logistic_r1", {"gamma": 1.0}), config_lib.OptimizerConfig(),
-            config_lib.OptimizerConfig(), G_smoothing_kimg=0.1, labels=np.zeros([1, 0], np.float32),
-            compile_mode="function", G_func="G_main", D_func="D_stylegan2", lazy_regularization=True,
-            precision=name, num_fp16_res=2)
+        config = config_lib.TrainConfig(
+            G_func="G_main", D_func="D_stylegan2", loop="stylegan2", G_args=g_args, D_args=d_args,
+            G_loss=config_lib.LossConfig("G_logistic_ns_pathreg"), D_loss=config_lib.LossConfig("D_logistic_r1",
+                                                                                                 {"gamma": 1.0}),
+            G_smoothing_kimg=0.1, lazy_regularization=True, precision=name, num_fp16_res=2)
+        return trainer.Trainer(tf.distribute.get_strategy(), config,
+                               trainer.DatasetInfo(16, 3, 0, np.zeros([1, 0], np.float32)), compile_mode="function")
     runs = {}
     for name in ("fp32", "bf16"):
         t = make(name)  # the same seeded weights for both
@@ -131,7 +141,7 @@ def test_bf16_training_follows_the_fp32_losses():
 @pytest.mark.parametrize("structure", ["recursive", "linear"])
 def test_progressive_networks_blend_levels_in_low_precision(structure):
     """During a fade (lod 0.5) the blends mix a low-precision level with a float32 one."""
-    from stylegan_tf.training.trainer import lod_range_of
+    from stylegan_tf.training.schedule import lod_range_of
     G = networks.Generator(resolution=32, fmap_base=128, fmap_max=32, latent_size=16, dlatent_size=16,
                            mapping_fmaps=16)
     Ds = [networks.Discriminator(resolution=32, num_channels=3, fmap_base=128, fmap_max=32),
@@ -146,8 +156,7 @@ def test_progressive_networks_blend_levels_in_low_precision(structure):
         fakes = G(latents, None, is_training=True, randomize_noise=False, style_mixing_prob=None, **kwargs)
         return [fakes.numpy()] + [D(images, None, **kwargs).numpy() for D in Ds]
     reference = outputs()
-    for net in [G] + Ds:
-        assert precision.set_precision(net, "bf16", num_fp16_res=2) > 0
+    G, Ds = G.clone(precision="bf16", num_fp16_res=2), [D.clone(precision="bf16", num_fp16_res=2) for D in Ds]
     errors = [float(np.max(np.abs(a - b))) for a, b in zip(outputs(), reference)]
     print(f"{structure}: bf16 vs fp32 at lod 0.5 (G images, D_basic, D_stylegan scores): {errors}")
     assert all(0 < error < 0.2 for error in errors)

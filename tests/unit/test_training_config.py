@@ -207,7 +207,10 @@ def test_xla_auto_is_off_on_a_cpu_and_choices_are_checked():
     assert config.xla == "auto"
     with pytest.raises(ValueError, match="xla must be auto, on or off"):
         config_lib.resolve_config("ffhq-1gpu", ["xla=maybe"])
-    assert config_lib.resolve_config("ffhq-1gpu", ["xla=true"]).xla is True
+    config = config_lib.resolve_config("ffhq-1gpu", ["xla=true"])
+    assert config.xla == "true"  # validate() checks, it changes nothing
+    assert config_lib.to_dict(config)["xla"] is True  # config.json's form
+    assert xla.use_xla(config.xla)
 
 
 def tf_gpus():
