@@ -22,18 +22,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from stylegan_tf import cli, export, pretrained  # noqa: E402
+from stylegan_tf import cli, export, names, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+cli.define_network_flag(flags)
 flags.DEFINE_enum("format", "both", ["keras", "savedmodel", "both", "tflite", "onnx"], "What to write: "
                   "both = keras + savedmodel; tflite = Gs.tflite (builtin ops, stored noise, fixed batch); "
                   "onnx = Gs.onnx (needs pip install -r requirements-export.txt).")
 flags.DEFINE_integer("batch_size", 1, "TFLite: the fixed batch of the exported model.")
-flags.DEFINE_string("outdir", "exported", "Output folder.")
+cli.define_outdir_flag(flags, "exported")
 flags.DEFINE_integer("truncation_cutoff", 8, "SavedModel: layers that truncation_psi applies to.")
-flags.DEFINE_enum("noise", "const", ["const", "random"], "SavedModel: const = the stored noise "
-                  "(deterministic images); random = fresh noise on every request.")
+flags.DEFINE_enum("noise", "const", list(names.NOISE_MODES), "SavedModel and ONNX: const = the stored noise "
+                  "(deterministic images); random = fresh noise on every request; none = no noise.")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 @cli.user_errors_as_messages
@@ -46,13 +47,13 @@ def main():
     if FLAGS.format in ("savedmodel", "both"):
         written.append(export.export_saved_model(
             Gs, outdir / "Gs_savedmodel", truncation_cutoff=FLAGS.truncation_cutoff,
-            randomize_noise=FLAGS.noise == "random"))
+            noise_mode=FLAGS.noise))
     if FLAGS.format == "tflite":
         written.append(export.export_tflite(Gs, outdir / "Gs.tflite", batch_size=FLAGS.batch_size,
                                             truncation_cutoff=FLAGS.truncation_cutoff))
     if FLAGS.format == "onnx":
         written.append(export.export_onnx(Gs, outdir / "Gs.onnx", truncation_cutoff=FLAGS.truncation_cutoff,
-                                          randomize_noise=FLAGS.noise == "random"))
+                                          noise_mode=FLAGS.noise))
     for path in written:
         print(f"Wrote {path}")
     return 0

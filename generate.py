@@ -24,17 +24,11 @@ from tqdm import tqdm  # noqa: E402
 from stylegan_tf import cli, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
-flags.DEFINE_string("seeds", "0-7", "Seeds, e.g. '0-63' or '1,5,7-9'.")
-flags.DEFINE_float("truncation_psi", None, "Truncation strength (1 = none). Default: the network's own "
-                   "(StyleGAN 0.7, StyleGAN2 0.5).")
-flags.DEFINE_integer("truncation_cutoff", None, "Truncate the first this many layers. Default: the "
-                     "network's own (StyleGAN 8 = coarse and middle styles, StyleGAN2 every layer).")
+cli.define_network_flag(flags)
+cli.define_generation_flags(flags)
 flags.DEFINE_enum("noise", "const", generation.NOISE_MODES,
                   "const: the network's stored noise; random: noise drawn from each seed; none: no noise.")
-flags.DEFINE_string("labels", None, "Conditional networks: class index or comma-separated "
-                    "label values, used for every seed.")
-flags.DEFINE_string("outdir", "results/generate", "Output folder.")
+cli.define_outdir_flag(flags, "results/generate")
 flags.DEFINE_bool("grid", False, "Also write grid.png with all images.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call (--noise=const).")
 flags.DEFINE_string("video", None, "Write a latent walk through --seeds to this MP4 file (H.264) "
@@ -47,6 +41,7 @@ cli.define_xla_flag(flags, "the synthesis")
 cli.define_runtime_flags(flags)
 flags.DEFINE_string("projected_w", None, "Render a projection saved by projector.py "
                     "(projected_w.npz: its dlatents and noise) to <outdir>/projected.png instead of seeds.")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 @cli.user_errors_as_messages

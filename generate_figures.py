@@ -25,17 +25,17 @@ from absl import app, flags  # noqa: E402
 from stylegan_tf import cli, figures, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Network for all figures (default: the original's "
-                    "pretrained networks).")
+cli.define_network_flag(flags, extra=" Default: the original's pretrained networks of each figure.")
 flags.DEFINE_list("figures", list(figures.FIGURE_FILES),
                   f"Figure kinds: {', '.join(figures.FIGURE_FILES)}.")
 flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
                      "resolution).")
 flags.DEFINE_integer("noise_samples", 100, "Noise draws for the noise-detail figure.")
 flags.DEFINE_integer("batch_size", 8, "Images per synthesis call.")
-flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_outdir_flag(flags, "results")
 cli.define_xla_flag(flags, "the synthesis")
 cli.define_runtime_flags(flags)
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 def _figure_jobs():

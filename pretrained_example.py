@@ -18,10 +18,11 @@ from absl import app, flags  # noqa: E402
 from stylegan_tf import cli, generation, images, legacy, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", "ffhq-1024", "Registered name, pickle path or URL.")
-flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_network_flag(flags, "ffhq-1024")
+cli.define_outdir_flag(flags, "results")
 cli.define_xla_flag(flags, "the synthesis")
 cli.define_runtime_flags(flags)
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 def print_variables(net):

@@ -23,7 +23,7 @@ from absl import app, flags  # noqa: E402
 from stylegan_tf import cli, images, pretrained, projection  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+cli.define_network_flag(flags)
 flags.DEFINE_list("target", [], "Image file(s) to project (comma-separated).")
 flags.DEFINE_string("dataset", None, "Or: a TFRecord dataset folder whose first --num_images images "
                     "are projected (the release's project-real-images).")
@@ -38,9 +38,10 @@ flags.DEFINE_float("initial_noise_factor", projection.ProjectionOptions.initial_
                    "Noise added to w at the start, times the RMS norm of W's spread, decaying to 0 over the "
                    "first 75% of the steps (the release's 0.05: about 1.1x W's per-coordinate spread, "
                    "exploration sized for 1000 steps; short runs recover known latents better with 0).")
-flags.DEFINE_string("outdir", "results/projection", "Output folder.")
+cli.define_outdir_flag(flags, "results/projection")
 flags.DEFINE_bool("save_video", False, "Also write proj.mp4: the target beside the image of every "
                   "optimisation step (H.264).")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 def _targets(Gs):

@@ -11,7 +11,7 @@ Examples:
 
 Results are printed and appended to `metric-<name>.txt` (the original's format) and
 `metric-<name>.jsonl` in the run directory (for snapshots and run directories) or in
---result_dir (for other pickles).
+--outdir (for other pickles).
 """
 import ast
 import glob
@@ -25,8 +25,8 @@ from absl import app, flags
 from stylegan_tf import cli, pretrained
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Network pickle (original or snapshot), registered name (e.g. ffhq-1024), URL, "
-                    "or a training run directory or run id under --result_dir (all its snapshots).")
+cli.define_network_flag(flags, extra=" A run directory or id evaluates all its snapshots (ids under "
+                        "--outdir).")
 flags.DEFINE_list("metrics", ["fid50k"], "Comma-separated metrics: fid50k (or fidNk), ppl_zfull, ppl_wfull, "
                   "ppl_zend, ppl_wend, ppl2_wend (StyleGAN2's, whole image), ls, pr50k3 (StyleGAN2's "
                   "precision and recall; needs --vgg16_pkl), dummy.")
@@ -39,8 +39,9 @@ flags.DEFINE_integer("resolution", None, "Dataset resolution to read (default: t
 flags.DEFINE_integer("num_gpus", 1, "GPUs of the original setup to reproduce: per-GPU batches are multiplied by this.")
 flags.DEFINE_integer("num_images", None, "Use this many samples per metric instead of the standard count "
                      "(a quick try; the metric name then records the count, e.g. fid1k, ppl_wend-n1000).")
-flags.DEFINE_string("result_dir", None, "Where to append result files (default: the run directory of a "
-                    "snapshot, else 'results').")
+cli.define_outdir_flag(flags, None, "Where to append result files, and the runs whose ids --network names "
+                       "(default: the run directory of a snapshot, else 'results')")
+flags.DEFINE_alias("result_dir", "outdir")
 flags.DEFINE_string("cache_dir", None, "Cache of real-image statistics (default: $STYLEGAN_CACHE/metrics).")
 flags.DEFINE_string("classifier_dir", None, "Folder with the celebahq-classifier-NN-*.pkl files "
                     "(ls; default: $STYLEGAN_CACHE/celebahq-classifiers).")
@@ -52,6 +53,7 @@ cli.define_xla_flag(flags, "the metric networks")
 cli.define_runtime_flags(flags)
 flags.DEFINE_integer("seed", 1000, "Seed of all random draws.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 _SNAPSHOT_PATTERN = re.compile(r"network-(snapshot-\d+|final)\.pkl$")
 
@@ -114,7 +116,7 @@ def networks_to_evaluate(network):
     """[(pickle path, run directory or None)] for --network: any value the scripts take (a pickle, a
     registered name or URL), or a run directory or run id (all its snapshots)."""
     try:
-        pkls = pretrained.resolve_network_pkls(network, result_dir=FLAGS.result_dir or "results")
+        pkls = pretrained.resolve_network_pkls(network, result_dir=FLAGS.outdir or "results")
     except ValueError as error:
         raise ValueError(f"--network: {error}") from None
     return [(str(path), str(path.parent.absolute()) if _SNAPSHOT_PATTERN.search(path.name) else None)
@@ -151,7 +153,7 @@ def main():
         if needing_reals and not options.tfrecord_dir:
             raise ValueError(f"{', '.join(needing_reals)} compare with real images: give the TFRecord "
                              f"dataset with --dataset (or evaluate a snapshot of a training run)")
-        output_dir = FLAGS.result_dir or run_dir or "results"
+        output_dir = FLAGS.outdir or run_dir or "results"
         if output_dir not in output_dirs:
             output_dirs.append(output_dir)
         _G, _D, Gs = legacy.load_networks(network_pkl, runtime=cli.runtime_from_flags(FLAGS))

@@ -21,23 +21,21 @@ from absl import app, flags  # noqa: E402
 from stylegan_tf import cli, figures, generation, images, pretrained  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("network", None, "Registered name, pickle path or URL of the network.")
+cli.define_network_flag(flags)
 flags.DEFINE_string("rows", ",".join(map(str, figures.FIGURE3_DST_SEEDS)),
                     "Destination seeds, one per row.")
 flags.DEFINE_string("cols", ",".join(map(str, figures.FIGURE3_SRC_SEEDS)),
                     "Source seeds, one per column.")
 flags.DEFINE_list("styles", list(figures.FIGURE3_ROW_STYLES),
                   "Style layers copied from the column seed: one entry, or one per row.")
-flags.DEFINE_float("truncation_psi", 1.0, "Truncation of every dlatent before mixing (1 = none, "
-                   "as the paper's figure).")
-flags.DEFINE_integer("truncation_cutoff", 8, "Layers truncated when --truncation_psi != 1.")
-flags.DEFINE_string("labels", None, "Conditional networks: class index or label values.")
+cli.define_generation_flags(flags, seeds=None, truncation_psi=1.0, truncation_cutoff=8)  # the paper's: untruncated
 flags.DEFINE_integer("size", None, "Width in pixels of one image cell (default: the network's "
                      "resolution).")
-flags.DEFINE_string("outdir", "results", "Output folder.")
+cli.define_outdir_flag(flags, "results")
 cli.define_xla_flag(flags, "the synthesis")
 cli.define_runtime_flags(flags)
 flags.DEFINE_bool("cells", False, "Also write each mixed image as row<seed>-col<seed>.png.")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 @cli.user_errors_as_messages

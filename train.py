@@ -42,7 +42,8 @@ flags.DEFINE_bool("list_configs", False, "List the preset names and variants, th
 flags.DEFINE_string("data_dir", None, "Root directory of the datasets (default: datasets).")
 flags.DEFINE_string("dataset", None, "Dataset directory under --data_dir (or absolute); "
                     "overrides the preset's.")
-flags.DEFINE_string("result_dir", None, "Root directory of the runs (default: results).")
+cli.define_outdir_flag(flags, None, "Root directory of the runs (default: results)")
+flags.DEFINE_alias("result_dir", "outdir")
 flags.DEFINE_float("total_kimg", None, "Length of the training in thousands of real images.")
 flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES),
                   "tf.distribute strategy (default: auto = multiworker with TF_CONFIG, mirrored "
@@ -58,7 +59,7 @@ flags.DEFINE_integer("num_fp16_res", None, "Mixed precision: resolutions compute
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
 flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
                    "D_logistic_simplegp's r1_gamma).")
-flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id (under --result_dir) to "
+flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id (under --outdir) to "
                     "continue from, or an original .pkl, registered name (e.g. ffhq-1024) or URL to start "
                     "from (transfer learning).")
 flags.DEFINE_bool("resume_without_state", False, "Resume the networks of a snapshot but not its "
@@ -77,6 +78,7 @@ flags.DEFINE_integer("num_gpus", None, "Replicas assumed by --print_schedule (de
 flags.DEFINE_integer("resolution", None, "Dataset resolution assumed by --print_schedule when "
                      "the dataset is not on disk (default: the preset's dataset).")
 flags.DEFINE_bool("dry_run", False, "Print the resolved config as JSON and exit.")
+flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help too
 
 
 def resolve_from_flags():
@@ -96,7 +98,7 @@ def resolve_from_flags():
         config = config_lib.preset(FLAGS.config)
         for assignment in overrides:
             config_lib.apply_override(config, assignment)
-    direct = dict(data_dir=FLAGS.data_dir, result_dir=FLAGS.result_dir,
+    direct = dict(data_dir=FLAGS.data_dir, result_dir=FLAGS.outdir,
                   total_kimg=FLAGS.total_kimg, strategy=FLAGS.strategy, xla=FLAGS.xla,
                   mirror_augment=FLAGS.mirror_augment, resume=FLAGS.resume,
                   resume_kimg=FLAGS.resume_kimg, snapshot_keep=FLAGS.snapshot_keep,
@@ -139,13 +141,13 @@ def dry_run_view(config):
 
 
 def resumed_run_dir():
-    """The run directory --resume names (a folder, or a run id under --result_dir), else None."""
+    """The run directory --resume names (a folder, or a run id under --outdir), else None."""
     if not FLAGS.resume:
         return None
     if os.path.isdir(FLAGS.resume):
         return FLAGS.resume
     if FLAGS.resume.strip().isdigit():
-        return snapshots.locate_run_dir(FLAGS.resume.strip(), FLAGS.result_dir or "results")
+        return snapshots.locate_run_dir(FLAGS.resume.strip(), FLAGS.outdir or "results")
     return None
 
 

@@ -100,6 +100,35 @@ def define_xla_flag(flags_module, compiles, default="auto"):
         + ("." if default is not None else "; default: the preset's (auto for the releases' presets)."))
 
 
+def define_outdir_flag(flags_module, default, what="Output folder"):
+    """`--outdir`: every script's output folder (`--result_dir`, the original's name in train.py and
+    run_metrics.py, stays an alias there)."""
+    flags_module.DEFINE_string("outdir", default, f"{what}.")
+
+
+def define_network_flag(flags_module, default=None, extra=""):
+    """`--network`: one resolver for every script (`pretrained.resolve_network`)."""
+    flags_module.DEFINE_string(
+        "network", default, "Network: a registered name (e.g. ffhq-1024, stylegan2-ffhq-config-f), a pickle file, a "
+        "training run directory or run id (its latest snapshot), or a URL." + extra)
+
+
+def define_generation_flags(flags_module, seeds="0-7", truncation_psi=None, truncation_cutoff=None):
+    """`--seeds`, `--truncation_psi`, `--truncation_cutoff`, `--labels` of the scripts that draw images
+    from seeds (None: the network's own truncation, StyleGAN 0.7 on 8 layers, StyleGAN2 0.5 on all)."""
+    if seeds is not None:
+        flags_module.DEFINE_string("seeds", seeds, "Seeds, e.g. '0-63' or '1,5,7-9'.")
+    flags_module.DEFINE_float("truncation_psi", truncation_psi, "Truncation strength (1 = none). Default: "
+                              + ("the network's own (StyleGAN 0.7, StyleGAN2 0.5)." if truncation_psi is None
+                                 else f"{truncation_psi}."))
+    flags_module.DEFINE_integer("truncation_cutoff", truncation_cutoff, "Truncate the first this many layers. "
+                                "Default: " + ("the network's own (StyleGAN 8 = coarse and middle styles, "
+                                               "StyleGAN2 every layer)." if truncation_cutoff is None
+                                               else f"{truncation_cutoff}."))
+    flags_module.DEFINE_string("labels", None, "Conditional networks: class index or comma-separated label "
+                               "values, used for every image.")
+
+
 def define_runtime_flags(flags_module, precision=True):
     """`--impl` (and `--precision`, `--num_fp16_res`) of a script that generates images; read them
     with `runtime_from_flags`. Needs `define_xla_flag` too."""

@@ -8,7 +8,7 @@ The SavedModel's default signature (`serving_default`) takes
                                                row format {"instances": [...]} works)
 
 and returns `images`: uint8 [N, H, W, C] (the original's `convert_images_to_uint8`). The
-truncation cutoff and the noise mode are fixed at export time; with the default stored noise the
+truncation cutoff and the noise mode (`names.NOISE_MODES`) are fixed at export time; with the default stored noise the
 served images are deterministic. It loads with `tf.saved_model.load` (no stylegan_tf needed) and
 serves with TF Serving as is.
 
@@ -31,7 +31,7 @@ from stylegan_tf import fileio, networks
 from stylegan_tf import images as image_utils
 
 
-def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod):
+def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, noise_mode, lod):
     dlatents = Gs.mapping(latents, labels)
     psi = tf.reshape(truncation_psi, [-1, 1, 1])
     truncated = networks.truncate_dlatents(dlatents, tf.convert_to_tensor(Gs.dlatent_avg), psi, cutoff)
@@ -39,10 +39,10 @@ def _truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noi
     dlatents = tf.where(tf.equal(psi, 1.0), dlatents, truncated)
     # The network's level of detail as exported (0 once trained) settles the progressive networks'
     # lod conditionals statically: no tf.cond in the graph, which ONNX and TFLite convert badly.
-    return Gs.synthesis(dlatents, randomize_noise=randomize_noise, lod_range=(lod, lod))
+    return Gs.synthesis(dlatents, noise_mode=noise_mode, lod_range=(lod, lod))
 
 
-def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
+def _generator_function(Gs, truncation_cutoff, noise_mode, batch, outputs):
     """(function, input_signature) mapping latents (+ labels) and truncation_psi, `batch` rows
     (None: any), to `outputs(images)`."""
     Gs = plain_ops_network(Gs)
@@ -54,7 +54,7 @@ def _generator_function(Gs, truncation_cutoff, randomize_noise, batch, outputs):
     lod = float(np.asarray(Gs.lod))
 
     def generate(latents, labels, truncation_psi):
-        return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, randomize_noise, lod))
+        return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, noise_mode, lod))
 
     if Gs.label_size:
         return generate, signature
@@ -68,15 +68,16 @@ def plain_ops_network(Gs):
     return Gs if Gs.runtime.impl == "ref" else Gs.clone(Gs.name, impl="ref")
 
 
-def serving_function(Gs, truncation_cutoff=8, randomize_noise=False):
+def serving_function(Gs, truncation_cutoff=8, noise_mode="const"):
     """(function, input_signature) of the serving endpoint described in the module docstring.
 
     Args:
         Gs: networks.Generator.
         truncation_cutoff: layers truncated (None = every layer).
-        randomize_noise: False = the stored noise buffers (deterministic); True = fresh noise.
+        noise_mode: 'const' = the stored noise buffers (deterministic); 'random' = fresh noise on
+            every request; 'none' = no noise.
     """
-    return _generator_function(Gs, truncation_cutoff, randomize_noise, None,
+    return _generator_function(Gs, truncation_cutoff, noise_mode, None,
                                lambda images: {"images": image_utils.to_uint8_tensor(images)})
 
 
@@ -100,17 +101,17 @@ def export_keras(Gs, path):
     return path
 
 
-def export_saved_model(Gs, path, truncation_cutoff=8, randomize_noise=False):
+def export_saved_model(Gs, path, truncation_cutoff=8, noise_mode="const"):
     """Writes a SavedModel folder with the serving signature; atomically; returns the path.
 
     Args:
         Gs: networks.Generator.
         path: output folder (replaced if it exists).
-        truncation_cutoff, randomize_noise: see `serving_function`.
+        truncation_cutoff, noise_mode: see `serving_function`.
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    function, signature = serving_function(Gs, truncation_cutoff, randomize_noise)
+    function, signature = serving_function(Gs, truncation_cutoff, noise_mode)
     archive = keras.export.ExportArchive()
     # The endpoint tracks the variables it uses. Tracking Gs itself would also trace Keras's
     # default `self(inputs)` signature, which fails for conditional networks (labels missing).
@@ -141,7 +142,7 @@ def export_tflite(Gs, path, batch_size=1, truncation_cutoff=8):
         return {"images": tf.cast(values, tf.uint8), "images_float": images}
 
     Gs = plain_ops_network(Gs)  # once: the mapping below must name the variables the function reads
-    function, signature = _generator_function(Gs, truncation_cutoff, False, int(batch_size), outputs)
+    function, signature = _generator_function(Gs, truncation_cutoff, "const", int(batch_size), outputs)
     # Weights, noise buffers and dlatent_avg enter the graph as constants (Keras' StatelessScope
     # reads them from this mapping), so that the flatbuffer holds no resource variables (the
     # converter's own freezing left variable reads that the interpreter never initialises).
@@ -179,7 +180,7 @@ ONNX_OPSET = 17
 ONNX_REQUIREMENTS = "requirements-export.txt"
 
 
-def export_onnx(Gs, path, truncation_cutoff=8, randomize_noise=False, opset=ONNX_OPSET):
+def export_onnx(Gs, path, truncation_cutoff=8, noise_mode="const", opset=ONNX_OPSET):
     """Writes the serving function (see `serving_function`: latents [N, latent_size] (+ labels),
     truncation_psi [N] -> uint8 images [N, H, W, C], any N) as an ONNX model through tf2onnx, an
     optional dependency (requirements-export.txt). Written atomically; returns the path."""
@@ -188,7 +189,7 @@ def export_onnx(Gs, path, truncation_cutoff=8, randomize_noise=False, opset=ONNX
     except ImportError:
         raise ValueError(f"ONNX export needs tf2onnx: pip install -r {ONNX_REQUIREMENTS}") from None
     path = pathlib.Path(path)
-    function, signature = serving_function(Gs, truncation_cutoff, randomize_noise)
+    function, signature = serving_function(Gs, truncation_cutoff, noise_mode)
     model, _ = tf2onnx.convert.from_function(tf.function(function), input_signature=signature,
                                              opset=int(opset))
     with fileio.atomic_write(path) as file:

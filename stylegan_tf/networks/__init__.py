@@ -4,10 +4,11 @@
 (`Synthesis`) and `D_basic` (`Discriminator`). `stylegan2`: the StyleGAN2 release's `G_main`
 (`GeneratorMain`) with `G_mapping` (`MappingStyleGAN2`), `G_synthesis_stylegan2`
 (`SynthesisStyleGAN2`) or `G_synthesis_stylegan_revised` (`SynthesisRevised`), and `D_stylegan2`
-(`DiscriminatorStyleGAN2`) and `D_stylegan` (`DiscriminatorRevised`). `base`: what they share.
+(`DiscriminatorStyleGAN2`) and `D_stylegan` (`DiscriminatorRevised`). `base`: what they share;
+`truncation`: both releases' truncation and mixing; `runtime`: how a network computes (op forms,
+precision), chosen when it is built.
 """
 
-from stylegan_tf.networks.base import mix_at_cutoff, truncate_dlatents
 from stylegan_tf.networks.stylegan import (
                                            D_BASIC_DEFAULTS,
                                            G_STYLE_DEFAULTS,
@@ -27,6 +28,7 @@ from stylegan_tf.networks.stylegan2 import (
                                            SynthesisRevised,
                                            SynthesisStyleGAN2,
 )
+from stylegan_tf.networks.truncation import mix_at_cutoff, truncate_dlatents
 
 # The build functions of the releases (a pickle's `build_func_name`, a training config's G_func/D_func).
 GENERATORS = {cls.FUNC_NAME: cls for cls in (Generator, GeneratorMain)}

@@ -1,5 +1,5 @@
 """What every network family shares: keyword-argument checking, the Keras model base class with
-original variable names and cloning, the lod plumbing of progressive growing, truncation and mixing.
+original variable names and cloning, noise inputs, the lod plumbing of progressive growing.
 """
 import collections
 import collections.abc
@@ -333,16 +333,3 @@ def copy_network_variables(source, target, what="network"):
             raise ValueError(f"{what}: {name} has shape {value.shape}, the configured network "
                              f"expects {tuple(variable.shape)}.")
         variable.assign(value)
-
-
-def mix_at_cutoff(dlatents, dlatents2, cutoff):
-    """Layer i keeps dlatents[:, i] if i < cutoff, else takes dlatents2[:, i]."""
-    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
-    return tf.where(layer_index < cutoff, dlatents, dlatents2)
-
-
-def truncate_dlatents(dlatents, dlatent_avg, psi, cutoff):
-    """`avg + (w - avg) * coef` with coef = psi on layers i < cutoff and 1 elsewhere."""
-    layer_index = tf.range(tf.shape(dlatents)[1])[tf.newaxis, :, tf.newaxis]
-    coefs = tf.where(layer_index < cutoff, tf.cast(psi, dlatents.dtype), tf.ones([], dlatents.dtype))
-    return ops.lerp(dlatent_avg, dlatents, coefs)

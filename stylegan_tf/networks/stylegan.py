@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import layers, ops
-from stylegan_tf.networks import base
+from stylegan_tf.networks import base, truncation
 
 # Keyword arguments of the original build functions and their defaults.
 MAPPING_DEFAULTS = dict(
@@ -282,27 +282,6 @@ class Synthesis(base.NetworkModel, base.NoiseInputs):
                 yield f"{to_rgb.name}/bias", to_rgb.bias
 
 
-def _truncation_settings(is_training, is_validation, psi, cutoff, psi_val, cutoff_val,
-                         avg_beta, mixing_prob, nonpositive_cutoff_disables=True):
-    """The original G_style's resolution of its flags (`G_style` in `training/networks_stylegan.py`);
-    StyleGAN2's G_main resolves them the same way except that it keeps a cutoff <= 0
-    (`nonpositive_cutoff_disables=False`: it then truncates no layer)."""
-    if is_training and is_validation:
-        raise ValueError("is_training and is_validation are mutually exclusive.")
-    if is_validation:
-        psi, cutoff = psi_val, cutoff_val
-    is_number = lambda value: value is not None and not tf.is_tensor(value)  # noqa: E731
-    if is_training or (is_number(psi) and psi == 1):
-        psi = None
-    if is_training or (nonpositive_cutoff_disables and is_number(cutoff) and cutoff <= 0):
-        cutoff = None
-    if not is_training or (is_number(avg_beta) and avg_beta == 1):
-        avg_beta = None
-    if not is_training or (is_number(mixing_prob) and mixing_prob <= 0):
-        mixing_prob = None
-    return psi, cutoff, avg_beta, mixing_prob
-
-
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
 class Generator(base.NetworkModel):
     """The style-based generator `G_style`: mapping + truncation/mixing + synthesis.
@@ -347,7 +326,7 @@ class Generator(base.NetworkModel):
     def _resolve_flags(self, is_training, is_validation, values):
         """(psi, cutoff, dlatent_avg_beta, style_mixing_prob) as the original resolves them;
         truncation applies when psi and cutoff are both set."""
-        return _truncation_settings(
+        return truncation.truncation_settings(
             is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
             values["truncation_psi_val"], values["truncation_cutoff_val"],
             values["dlatent_avg_beta"], values["style_mixing_prob"])
@@ -418,11 +397,11 @@ class Generator(base.NetworkModel):
             tf.random.uniform([], 0.0, 1.0) < mixing_prob,
             lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
             lambda: cur_layers)
-        return base.mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
+        return truncation.mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
 
     def truncate(self, dlatents, psi, cutoff):
         """Truncation trick towards dlatent_avg on the layers below `cutoff`."""
-        return base.truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
+        return truncation.truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
 
     def _original_variable_list(self):
         yield "lod", self.lod

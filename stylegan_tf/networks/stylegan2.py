@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import layers, ops
-from stylegan_tf.networks import base
-from stylegan_tf.networks.stylegan import Generator, Mapping, _truncation_settings
+from stylegan_tf.networks import base, truncation
+from stylegan_tf.networks.stylegan import Generator, Mapping
 from stylegan_tf.ops import upfirdn
 
 MAPPING_DEFAULTS = dict(
@@ -314,7 +314,7 @@ class GeneratorMain(Generator):
     num_layers = property(lambda self: self.synthesis.num_layers)
 
     def _resolve_flags(self, is_training, is_validation, values):
-        psi, cutoff, avg_beta, mixing_prob = _truncation_settings(
+        psi, cutoff, avg_beta, mixing_prob = truncation.truncation_settings(
             is_training, is_validation, values["truncation_psi"], values["truncation_cutoff"],
             values["truncation_psi_val"], values["truncation_cutoff_val"],
             values["dlatent_avg_beta"], values["style_mixing_prob"], nonpositive_cutoff_disables=False)

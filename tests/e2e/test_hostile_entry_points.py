@@ -103,7 +103,7 @@ def _inception_bomb(folder):
     reals = folder / "reals"
     write_random_dataset(reals, 4, 128)  # FIXTURE's resolution
     return (["run_metrics.py", f"--network={FIXTURE}", "--metrics=fid4", f"--inception={path}", f"--dataset={reals}",
-             "--result_dir=out"], "declares 3221225472 bytes")
+             "--outdir=out"], "declares 3221225472 bytes")
 
 
 def _dev_zero_cache(folder):
@@ -113,7 +113,7 @@ def _dev_zero_cache(folder):
     path.symlink_to("/dev/zero")
     reals = folder / "reals"
     write_random_dataset(reals, 4, 128)
-    return (["run_metrics.py", f"--network={FIXTURE}", "--metrics=fid4", f"--dataset={reals}", "--result_dir=out"],
+    return (["run_metrics.py", f"--network={FIXTURE}", "--metrics=fid4", f"--dataset={reals}", "--outdir=out"],
             "not in the cache and downloads are off",
             {"STYLEGAN_CACHE": str(folder / "cache"), "STYLEGAN_OFFLINE": "1"})
 
@@ -132,7 +132,7 @@ def _state_file(folder, kind):
         expect = "__meta__.npy declares"
     write_random_dataset(folder / "datasets" / "tiny", 4, 8)
     return (["train.py", "--config=demo", f"--data_dir={folder / 'datasets'}", "--dataset=tiny",
-             f"--result_dir={folder / 'results'}", f"--resume={run / 'network-snapshot-000000.pkl'}", "--total_kimg=1"],
+             f"--outdir={folder / 'results'}", f"--resume={run / 'network-snapshot-000000.pkl'}", "--total_kimg=1"],
             expect)
 
 
@@ -141,7 +141,7 @@ def _foreign_config(folder):
     run.mkdir()
     (run / "network-snapshot-000000.pkl").write_bytes(FIXTURE.read_bytes())
     (run / "config.json").write_text('{"sched": [1, 2]}')
-    return ["train.py", f"--resume={run}", f"--result_dir={folder / 'results'}"], "not a config.json of stylegan-tf"
+    return ["train.py", f"--resume={run}", f"--outdir={folder / 'results'}"], "not a config.json of stylegan-tf"
 
 
 CASES = {

@@ -45,7 +45,7 @@ def kill_when_written(process, folder, pattern, timeout=300):
 
 def faces_args(tmp_path, total_kimg):
     return ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
-            f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
+            f"--outdir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
             "--mirror_augment", f"--total_kimg={total_kimg}", "--snapshot_keep=2",
             *fixtures.tiny_overrides(**{
                 "sched.lod_initial_resolution": 16, "sched.lod_training_kimg": 1,
@@ -130,7 +130,7 @@ def test_two_worker_processes(tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     args = ["--config=demo", f"--data_dir={tmp_path / 'datasets'}",
-            f"--result_dir={tmp_path / 'results'}", "--strategy=multiworker", "--total_kimg=0.128",
+            f"--outdir={tmp_path / 'results'}", "--strategy=multiworker", "--total_kimg=0.128",
             *fixtures.tiny_overrides(**{"sched.lod_initial_resolution": 32,
                                         "sched.minibatch_base": 16, "sched.tick_kimg_base": 0.064})]
     # The dataset is written once, before the workers start.
@@ -171,7 +171,7 @@ def test_demo_dataset_and_cli_errors(tmp_path):
     assert images.shape == (16, 32, 32, 1) and int(images.numpy().max()) > 200
     assert demo_data.ensure_digits_dataset(path) == path  # second call: already there
     result = fixtures.run_train(["--config=demo", f"--data_dir={tmp_path}", "--dataset=missing",
-                                 f"--result_dir={tmp_path / 'results'}"], cwd=tmp_path)
+                                 f"--outdir={tmp_path / 'results'}"], cwd=tmp_path)
     assert result.returncode == 1
     assert "Error: Dataset directory" in result.stderr and "Traceback" not in result.stderr
     result = fixtures.run_train(["--config=demo", "--set=sched.lod_initial_resolution=6",
@@ -196,7 +196,7 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     from stylegan_tf.training import resume, snapshots
     fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
     args = ["--config=config-e", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
-            f"--result_dir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
+            f"--outdir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2",
             "--total_kimg=0.5", "--xla=off",
             *fixtures.tiny_overrides(**{"sched.minibatch_base": 16, "sched.tick_kimg_base": 0.25,
                                         "network_snapshot_ticks": 1, "image_snapshot_ticks": 1})]
@@ -247,7 +247,7 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
 def test_abort_txt_stops_and_the_process_exits_within_seconds(tmp_path, config):
     """Both loops: abort.txt stops at the next tick, and the process exits within seconds of it
     (an iterator of tf.data's autotuned pipelines made it wait for up to minutes)."""
-    args = [f"--config={config}", f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={tmp_path / 'results'}",
+    args = [f"--config={config}", f"--data_dir={tmp_path / 'datasets'}", f"--outdir={tmp_path / 'results'}",
             "--total_kimg=100", *fixtures.tiny_overrides(**{"sched.tick_kimg_base": 0.5})]
     process = fixtures.run_train(args, cwd=tmp_path, background=True)
     lines, stopped_at = [], None

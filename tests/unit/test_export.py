@@ -126,7 +126,7 @@ def test_tflite_matches_the_keras_network(fixture, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's notice about LiteRT
         out = export.run_tflite(path, latents, PSIS)
-    expected = export._truncated_images(net, tf.constant(latents), None, tf.constant(PSIS), 8, False, 0.0).numpy()
+    expected = export._truncated_images(net, tf.constant(latents), None, tf.constant(PSIS), 8, "const", 0.0).numpy()
     assert out["images_float"].shape == expected.shape
     assert np.abs(out["images_float"] - expected).max() <= 1e-4
     served, _ = export.serving_function(net, truncation_cutoff=8)

@@ -135,7 +135,7 @@ def test_loader_stays_bounded_under_a_memory_limit(tmp_path, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("script,extra,second_case", [
     ("generate.py", ["--seeds=0", "--outdir=out"], "variables_int"),
-    ("run_metrics.py", ["--metrics=dummy", "--result_dir=out"], "torch_zip"),
+    ("run_metrics.py", ["--metrics=dummy", "--outdir=out"], "torch_zip"),
     ("export.py", ["--outdir=out"], "variables_int"),
 ])
 def test_entry_points_refuse_hostile_pickles(tmp_path, script, extra, second_case):
@@ -155,7 +155,7 @@ def test_train_resume_refuses_a_hostile_pickle_and_leaves_no_run_dir(tmp_path):
     path, expect = cases["os_system"]
     returncode, lines, stderr = run_limited(
         [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--resume={path}",
-         f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={tmp_path / 'results'}"], tmp_path, timeout=300)
+         f"--data_dir={tmp_path / 'datasets'}", f"--outdir={tmp_path / 'results'}"], tmp_path, timeout=300)
     assert_clean_refusal(returncode, lines, stderr, marker, expect)
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
@@ -262,7 +262,7 @@ def test_run_metrics_refuses_a_crafted_inception_file(tmp_path):
     reals = write_random_dataset(tmp_path / "reals", 4, 128)
     returncode, lines, stderr = run_limited(
         [sys.executable, str(REPO_ROOT / "run_metrics.py"), f"--network={FIXTURE}", "--metrics=fid4",
-         f"--inception={path}", f"--dataset={reals}", "--result_dir=out"], tmp_path)
+         f"--inception={path}", f"--dataset={reals}", "--outdir=out"], tmp_path)
     assert returncode not in (-11, 139), stderr  # no segfault
     assert_clean_refusal(returncode, lines, stderr, expect="reach element")
 
@@ -276,7 +276,7 @@ def test_a_corrupt_record_during_training_is_one_line(tmp_path):
         path.write_bytes(bytes(data))
     returncode, lines, stderr = run_limited(
         [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
-         "--dataset=bad", f"--result_dir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
+         "--dataset=bad", f"--outdir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
     assert_clean_refusal(returncode, lines, stderr, expect=r"Corrupt dataset file .*bad-r0\d\.tfrecords: record")
 
 
@@ -298,7 +298,7 @@ def test_metrics_refuse_reals_of_another_resolution_and_note_repeats(tmp_path, c
 @pytest.mark.slow
 def test_diverged_training_stops_with_a_message_and_keeps_its_snapshots(tmp_path):
     results = tmp_path / "results"
-    common = ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", f"--result_dir={results}"]
+    common = ["--config=demo", f"--data_dir={tmp_path / 'datasets'}", f"--outdir={results}"]
     returncode, lines, stderr = run_limited(
         [sys.executable, str(REPO_ROOT / "train.py"), *common, "--total_kimg=0.5",
          "--set=sched.tick_kimg_base=0.5"], tmp_path, timeout=300)
@@ -447,7 +447,7 @@ def test_a_two_channel_dataset_is_refused_before_a_run_directory_exists(tmp_path
                 records.write(tfrecord_format.serialize_example(level))
     returncode, lines, stderr = run_limited(
         [sys.executable, str(REPO_ROOT / "train.py"), "--config=demo", f"--data_dir={tmp_path / 'datasets'}",
-         "--dataset=two", f"--result_dir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
+         "--dataset=two", f"--outdir={tmp_path / 'results'}", "--total_kimg=1"], tmp_path, timeout=300)
     assert_clean_refusal(returncode, lines, stderr, expect="holds 2-channel images; training takes grayscale")
     assert not (tmp_path / "results").exists()
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from numpy_ops import np_conv2d_same, np_downscale, np_upscale
 
 from stylegan_tf import layers, names, networks, ops
-from stylegan_tf.networks import stylegan
+from stylegan_tf.networks import truncation
 from stylegan_tf.ops import fast
 
 RNG = np.random.RandomState(1234)
@@ -107,7 +107,7 @@ def test_truncation_flags_resolve_as_the_original(flags, expected):
     args = dict(is_training=False, is_validation=False, psi=0.7, cutoff=8, psi_val=None,
                 cutoff_val=None, avg_beta=0.995, mixing_prob=0.9)
     args.update(flags)
-    assert stylegan._truncation_settings(**args) == expected
+    assert truncation.truncation_settings(**args) == expected
 
 
 def test_mixing_crossover_rule():

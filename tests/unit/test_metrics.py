@@ -222,7 +222,7 @@ def command_run(workdir):
     result_dir = workdir / "results"
     command = [sys.executable, str(REPO_ROOT / "run_metrics.py"), f"--network={workdir}",
                "--metrics=fid50k,ppl_wend,dummy", f"--num_images={NUM_FACES}", f"--data_dir={workdir / 'faces'}",
-               f"--cache_dir={workdir / 'cache'}", f"--result_dir={result_dir}", "--noprogress"]
+               f"--cache_dir={workdir / 'cache'}", f"--outdir={result_dir}", "--noprogress"]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600,
                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     return completed, result_dir

@@ -446,3 +446,13 @@ def test_devices_are_logged_and_a_missing_gpu_is_warned():
     assert "--strategy=multiworker" in distribute.missing_gpu_warning("multiworker", 1)
     assert distribute.missing_gpu_warning("auto", 1) is None
     assert distribute.missing_gpu_warning("one_device", 1) is None
+
+
+def test_outdir_is_the_runs_folder_and_result_dir_its_alias(tmp_path):
+    import json
+
+    import training_fixtures as fixtures
+    for flag in ("--outdir", "--result_dir"):  # --result_dir: the original's name, kept as an alias
+        result = fixtures.run_train(["--config=demo", f"{flag}={tmp_path / 'runs'}", "--dry_run"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout)["result_dir"] == str(tmp_path / "runs")
