@@ -13,12 +13,12 @@ Example:
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 
 def _metadata(plugin_name):
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name))
+    # The protocol buffer through TensorFlow's public API (tf.compat.v1), as `read_scalars` reads Events.
+    return tf.compat.v1.SummaryMetadata(
+        plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name=plugin_name))
 
 
 class SummaryWriter:
