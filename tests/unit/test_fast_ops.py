@@ -99,3 +99,30 @@ def test_fast_epilogue_runs_as_xla_clusters_where_it_pays():
     pixel_norm = tf.function(lambda x, noise: epilogue(x, noise, pixel_norm=True, instance_norm=False))
     np.testing.assert_allclose(pixel_norm(x, noise).numpy(), in_float64(True, False).numpy(), atol=1e-5)
     assert xla_compiled_calls(pixel_norm.get_concrete_function(x, noise).graph) == 1
+
+
+def test_fast_epilogue_of_16_bit_maps_clusters_from_64x64():
+    """Mixed precision: 16-bit maps are clustered from FUSED_EPILOGUE_MIN_PIXELS_16BIT on (TensorFlow's
+    CPU kernels run 16-bit element-wise ops slowly), as one cluster (banding them measured slower),
+    and agree with the reference's 16-bit rounding."""
+    side = int(np.sqrt(fast.FUSED_EPILOGUE_MIN_PIXELS_16BIT))
+    rng = np.random.RandomState(3)
+    args = [tf.constant(rng.randn(*shape).astype(np.float32)) for shape in
+            [(2, side, side, 4), (2, side, side, 1), (4,), (4,), (2, 1, 1, 4), (2, 1, 1, 4)]]
+
+    def epilogue(dtype, impl):
+        def run(x, noise, weight, bias, scale, shift):
+            cast = [tf.cast(value, dtype) for value in (x, noise, weight, bias, scale, shift)]
+            return fast.style_epilogue(*cast[:4], "lrelu", False, True, *cast[4:], impl)
+        return run
+
+    for dtype, clusters in ((tf.bfloat16, 1), (tf.float16, 1), (tf.float32, 0)):
+        assert traced_ops(epilogue(dtype, "fast"), *args)[1] == clusters, dtype
+    smaller = [value[:, :side // 2, :side // 2] if len(value.shape) == 4 and value.shape[1] == side else value
+               for value in args]
+    assert traced_ops(epilogue(tf.bfloat16, "fast"), *smaller)[1] == 0
+    fused = tf.function(epilogue(tf.bfloat16, "fast"))(*args)
+    reference_form = epilogue(tf.bfloat16, "ref")(*args)
+    assert fused.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(fused, tf.float32).numpy(), tf.cast(reference_form, tf.float32).numpy(),
+                               atol=0.1, rtol=0.02)
