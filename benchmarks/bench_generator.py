@@ -69,20 +69,20 @@ def main(_):
             probe = np.random.RandomState(1).randn(1, Gs.latent_size).astype(np.float32)
             reference = Gs(probe, None, randomize_noise=False, **kwargs).numpy()
             for name in FLAGS.precisions:
-                for batch_size in map(int, FLAGS.batch_sizes):
-                    for mode in FLAGS.modes:
-                        impl = FLAGS.impl if FLAGS.impl != "auto" else "xla" if mode == "xla" else "fast"
-                        net = Gs.clone(impl=impl, precision=name, num_fp16_res=FLAGS.num_fp16_res)
+                for mode in FLAGS.modes:  # one network per precision and mode, timed at every batch size
+                    impl = FLAGS.impl if FLAGS.impl != "auto" else "xla" if mode == "xla" else "fast"
+                    net = Gs.clone(impl=impl, precision=name, num_fp16_res=FLAGS.num_fp16_res)
 
-                        def generate(latents, net=net, kwargs=kwargs):
-                            return net(latents, None, randomize_noise=True, **kwargs)
+                    def generate(latents, net=net, kwargs=kwargs):
+                        return net(latents, None, randomize_noise=True, **kwargs)
 
-                        def stored_noise(latents, net=net, kwargs=kwargs):  # for the comparison with fp32
-                            return net(latents, None, randomize_noise=False, **kwargs)
+                    def stored_noise(latents, net=net, kwargs=kwargs):  # for the comparison with fp32
+                        return net(latents, None, randomize_noise=False, **kwargs)
 
-                        difference = float(np.max(np.abs(tf.function(stored_noise)(probe).numpy() - reference)))
-                        call = {"eager": generate, "function": tf.function(generate),
-                                "xla": tf.function(generate, jit_compile=True)}[mode]
+                    difference = float(np.max(np.abs(tf.function(stored_noise)(probe).numpy() - reference)))
+                    call = {"eager": generate, "function": tf.function(generate),
+                            "xla": tf.function(generate, jit_compile=True)}[mode]
+                    for batch_size in map(int, FLAGS.batch_sizes):
                         rate, warmup = measure(call, batch_size, FLAGS.min_seconds, FLAGS.min_runs)
                         print(f"{FLAGS.family:>9} {str(fused):>5} {resolution:>10} {batch_size:>5} {name:>9} "
                               f"{mode:>8} {rate:>8.2f} {warmup:>10.1f} {difference:>11.3g}", flush=True)

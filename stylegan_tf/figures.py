@@ -156,8 +156,7 @@ def uncurated_figure(gen, layout=UncuratedLayout(), truncation_psi=0.7, truncati
     noise_fn = None
     if noise_mode == "random":
         noise_fn = lambda index: generation.draw_noise(gen.Gs.synthesis, rng)  # noqa: E731  (in order)
-    images = iter(gen.synthesize(dlatents, noise_fn, desc="uncurated",
-                                 noise_mode="none" if noise_mode == "none" else "const"))
+    images = iter(gen.synthesize(dlatents, noise_fn, desc="uncurated", noise_mode=noise_mode))
 
     box = _crop_box(layout.crop, *gen.image_size)
     crop_width, crop_height = box[2] - box[0], box[3] - box[1]

@@ -128,7 +128,8 @@ class ImageGenerator:
             noise_fn: None = batched, noise by `noise_mode` or `noise`; else `noise_fn(i)` returns
                 the noise maps (see `draw_noise`) of image i, called in order i = 0, 1, ...
             desc: progress-bar label (shown only with one, when `progress` is on).
-            noise_mode: 'const' (the stored buffers) or 'none', for all images.
+            noise_mode: 'const' (the stored buffers) or 'none', for all images ('random' needs a
+                `noise_fn`).
             noise: one [1, H, W, 1] map per noise layer, shared by all images (overrides the mode).
         """
         dlatents = np.asarray(dlatents, np.float32)
@@ -138,7 +139,8 @@ class ImageGenerator:
                 noise = [np.asarray(value, np.float32) for value in noise]
                 batch = lambda part: self._synthesis_with_noise(part, noise)  # noqa: E731
             else:
-                batch = self._synthesis[names.check_choice(noise_mode, ("const", "none"), "noise_mode")]
+                mode = names.check_choice(noise_mode, ("const", "none"), "noise_mode without noise_fn")
+                batch = self._synthesis[mode]
             starts = range(0, count, self.batch_size)
             return np.concatenate([
                 image_utils.to_uint8(_finite(batch(dlatents[start:start + self.batch_size])))
@@ -179,7 +181,7 @@ def iterate_images(gen, seeds, truncation_psi=0.7, truncation_cutoff=8, noise_mo
         noise_fn = None
         if noise_mode == "random":
             noise_fn = lambda index: draw_noise(gen.Gs.synthesis, rngs[index])  # noqa: E731
-        yield chunk, gen.synthesize(dlatents, noise_fn, noise_mode="none" if noise_mode == "none" else "const")
+        yield chunk, gen.synthesize(dlatents, noise_fn, noise_mode=noise_mode)
 
 
 def generate_images(gen, seeds, truncation_psi=0.7, truncation_cutoff=8, noise_mode="const",

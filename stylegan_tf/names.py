@@ -16,6 +16,15 @@ DEFAULT_NUM_FP16_RES = 4    # StyleGAN2-ADA's default
 DEFAULT_CONV_CLAMP = 256.0  # StyleGAN2-ADA's default with mixed precision
 
 XLA_CHOICES = ("auto", "on", "off")
+_XLA_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "on": "on", "off": "off", "auto": "auto"}
+
+
+def normalize_xla(choice):
+    """'auto', 'on' or 'off' from an `--xla` choice, a config's true/false or a bool; else ValueError."""
+    key = choice.lower() if isinstance(choice, str) else choice
+    if isinstance(key, (bool, str)) and key in _XLA_ALIASES:
+        return _XLA_ALIASES[key]
+    raise ValueError(f"xla must be one of {', '.join(XLA_CHOICES)} (or true/false), got {choice!r}.")
 
 # Noise of the synthesis layers (stylegan2-ada's `noise_mode`): the stored buffers, fresh noise,
 # or none; `generation` adds 'random', per-image noise drawn from the image's seed.

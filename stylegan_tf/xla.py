@@ -12,16 +12,7 @@ import tensorflow as tf
 from stylegan_tf import names
 
 CHOICES = names.XLA_CHOICES
-_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "on": "on", "off": "off",
-            "auto": "auto"}
-
-
-def normalize(choice):
-    """'auto', 'on' or 'off' from a choice or a bool; ValueError for anything else."""
-    key = choice.lower() if isinstance(choice, str) else choice
-    if isinstance(key, (bool, str)) and key in _ALIASES:
-        return _ALIASES[key]
-    raise ValueError(f"xla must be one of {', '.join(CHOICES)} (or true/false), got {choice!r}.")
+normalize = names.normalize_xla
 
 
 def use_xla(choice="auto"):

@@ -159,8 +159,10 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}.")
-        if self.xla not in (True, False) and str(self.xla).lower() not in XLA_CHOICES:
-            raise ValueError(f"xla must be auto, on or off (or true/false), got {self.xla!r}.")
+        try:
+            names.normalize_xla(self.xla)
+        except ValueError:
+            raise ValueError(f"xla must be auto, on or off (or true/false), got {self.xla!r}.") from None
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         if self.num_fp16_res < 0:
@@ -203,15 +205,12 @@ class TrainConfig:
 # The choices, from the TensorFlow-free `names` (planning a run needs no TensorFlow).
 STRATEGIES, LOOPS, G_FUNCS, D_FUNCS = names.STRATEGIES, names.LOOPS, names.G_FUNCS, names.D_FUNCS
 G_LOSS_NAMES, D_LOSS_NAMES = names.G_LOSS_NAMES, names.D_LOSS_NAMES
-XLA_CHOICES = (*names.XLA_CHOICES, "true", "false")
 PRECISIONS = tuple(names.PRECISIONS)
 
 
 def canonical_xla(value):
     """An `xla` value as config.json stores it: 'auto', True (on) or False (off)."""
-    if isinstance(value, str) and value.lower() != "auto":
-        return value.lower() in ("on", "true")
-    return value
+    return {"auto": "auto", "on": True, "off": False}[names.normalize_xla(value)]
 
 
 def grid_size(size, resolution):
