@@ -16,8 +16,14 @@ Examples:
     python train.py --config=demo-sg2
     python train.py --config=config-f --dataset=ffhq --mirror_augment
 
+    # StyleGAN2-ADA: a few hundred images with adaptive augmentation (the release's --cfg, --aug, ...)
+    python train.py --config=demo-ada
+    python train.py --cfg=auto --dataset=my-images --mirror --aug=ada --augpipe=bgc
+    python train.py --cfg=paper256 --dataset=my-images --resume=results/00003-ada-my-images-paper256 --freezed=10
+
 StyleGAN presets are `<dataset>[-<N>gpu][-<variant>...]`, StyleGAN2 presets
-`[<dataset>-]config-<a..f>` (see --list_configs); flags override them.
+`[<dataset>-]config-<a..f>`, StyleGAN2-ADA's `ada-<cfg>` or `--cfg=<cfg>` (see --list_configs);
+flags override them.
 """
 import json
 import os
@@ -57,6 +63,16 @@ flags.DEFINE_enum("precision", None, list(config_lib.PRECISIONS),
                   "without AMX it is slower, see benchmarks/README.md).")
 flags.DEFINE_integer("num_fp16_res", None, "Mixed precision: resolutions computed in low precision (default 4).")
 flags.DEFINE_bool("mirror_augment", None, "Random horizontal flips of the reals.")
+flags.DEFINE_alias("mirror", "mirror_augment")
+flags.DEFINE_enum("cfg", None, list(config_lib.ADA_CFG_NAMES), "StyleGAN2-ADA's base config (instead of "
+                  "--config): auto (from the resolution and --num_gpus), stylegan2, paper256, paper512, "
+                  "paper1024 or cifar.")
+flags.DEFINE_enum("aug", None, list(config_lib.AUGMENT_MODES), "Discriminator augmentation: ada (p tuned "
+                  "towards --target), noaug, or fixed (needs --p). Default: the config's (ada with --cfg).")
+flags.DEFINE_float("p", None, "Augmentation probability for --aug=fixed.")
+flags.DEFINE_float("target", None, "ADA's target for r_t = E[sign(D(aug(real)))] (default 0.6).")
+flags.DEFINE_enum("augpipe", None, list(config_lib.AUGMENT_PIPES), "Augmentation pipeline (default bgc).")
+flags.DEFINE_integer("freezed", None, "Freeze-D: do not train D's first N layers (transfer learning).")
 flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gamma, "
                    "D_logistic_simplegp's r1_gamma).")
 flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id (under --outdir) to "
@@ -84,7 +100,13 @@ flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help 
 def resolve_from_flags():
     """The TrainConfig that the flags describe."""
     overrides = list(FLAGS.set)
-    if FLAGS.config is None:
+    if FLAGS.cfg is not None:
+        if FLAGS.config is not None:
+            raise ValueError("give --config or --cfg, not both.")
+        config = ada_config_from_flags()
+        for assignment in overrides:
+            config_lib.apply_override(config, assignment)
+    elif FLAGS.config is None:
         run_dir = resumed_run_dir()
         if run_dir and os.path.isfile(os.path.join(run_dir, "config.json")):
             config = config_lib.load_config_json(os.path.join(run_dir, "config.json"))
@@ -115,8 +137,49 @@ def resolve_from_flags():
         config.D_loss.kwargs[key] = FLAGS.gamma
     if FLAGS.resume_without_state:
         config.resume_state = False
+    apply_augment_flags(config)
+    if FLAGS.freezed is not None:
+        config.D_freeze_layers = FLAGS.freezed
     config.validate()
     return config
+
+
+def ada_config_from_flags():
+    """The --cfg config for the dataset (its resolution from disk for 'auto') and --num_gpus; with
+    --resume, the release's resume settings (ADA speed 100 kimg, no Gs ramp)."""
+    dataset = FLAGS.dataset or "ffhq"
+    resolution = None
+    if FLAGS.cfg == "auto":
+        probe = config_lib.ada_config("stylegan2", dataset)
+        probe.data_dir = FLAGS.data_dir or probe.data_dir
+        resolution = FLAGS.resolution or schedule_resolution(probe)
+    gpus = FLAGS.num_gpus or max(len(distribute.visible_gpus()), 1)
+    config = config_lib.ada_config(FLAGS.cfg, dataset, resolution, gpus)
+    if FLAGS.resume:
+        config.augment.ada_kimg = 100.0
+        config.G_smoothing_rampup = None
+    return config
+
+
+def apply_augment_flags(config):
+    """--aug, --p, --target, --augpipe, checked as the release does."""
+    augment = config.augment
+    if FLAGS.aug is not None:
+        augment.mode = FLAGS.aug
+    if FLAGS.p is not None:
+        if augment.mode != "fixed":
+            raise ValueError("--p can only be given with --aug=fixed.")
+        augment.p = FLAGS.p
+    elif FLAGS.aug == "fixed":
+        raise ValueError("--aug=fixed needs --p.")
+    if FLAGS.target is not None:
+        if augment.mode != "ada":
+            raise ValueError("--target can only be given with --aug=ada.")
+        augment.target = FLAGS.target
+    if FLAGS.augpipe is not None:
+        if augment.mode == "noaug":
+            raise ValueError("--augpipe cannot be given with --aug=noaug.")
+        augment.pipe = FLAGS.augpipe
 
 
 def dry_run_view(config):
@@ -163,6 +226,9 @@ def schedule_resolution(config):
         from stylegan_tf import dataset  # pylint: disable=import-outside-toplevel
         return dataset.TFRecordDataset(path).resolution
     known = config_lib.KNOWN_RESOLUTIONS.get(config.dataset.tfrecord_dir)
+    suffix = config.dataset.tfrecord_dir.removeprefix(config_lib.FACES_DATASET_PREFIX)
+    if known is None and suffix != config.dataset.tfrecord_dir and suffix.isdigit():
+        known = int(suffix)  # the faces demo's frl-faces-<R>, written on first use
     if known is None:
         raise ValueError(f'dataset "{path}" not found; give its resolution with --resolution.')
     return known

@@ -48,3 +48,18 @@ def check_choice(value, choices, what):
     if value not in choices:
         raise ValueError(f"{what} must be one of {', '.join(choices)}, got {value!r}.")
     return value
+
+# StyleGAN2-ADA's discriminator augmentation (`stylegan_tf.augment`, `training.adaptive`).
+AUGMENT_MODES = ("noaug", "ada", "fixed")  # --aug: none, p tuned by the r_t heuristic, a fixed p
+_BLIT = ("xflip", "rotate90", "xint")
+_GEOM = ("scale", "rotate", "aniso", "xfrac")
+_COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
+# --augpipe: preset name -> the ops it enables (probability multiplier 1 each), the release's presets.
+AUGMENT_PIPES = {
+    "blit": _BLIT, "geom": _GEOM, "color": _COLOR, "filter": ("imgfilter",), "noise": ("noise",),
+    "cutout": ("cutout",), "bg": _BLIT + _GEOM, "bgc": _BLIT + _GEOM + _COLOR,
+    "bgcf": _BLIT + _GEOM + _COLOR + ("imgfilter",), "bgcfn": _BLIT + _GEOM + _COLOR + ("imgfilter", "noise"),
+    "bgcfnc": _BLIT + _GEOM + _COLOR + ("imgfilter", "noise", "cutout"),
+}
+AUGMENT_OPS = _BLIT + _GEOM + _COLOR + ("imgfilter", "noise", "cutout")
+FACES_DATASET_PREFIX = "frl-faces-"  # the small-data demo's datasets, frl-faces-<resolution> (`dataset.demo`)

@@ -72,8 +72,9 @@ def run_train(args, cwd, timeout=600, env=None, **popen):
 
 
 def build_trainer(strategy, compile_mode, resolution=8, mirror_augment=False,
-                  G_args=None, D_args=None):
-    """A Trainer with the tiny deterministic networks (R1 gamma 10, non-saturating G loss)."""
+                  G_args=None, D_args=None, augment=None):
+    """A Trainer with the tiny deterministic networks (R1 gamma 10, non-saturating G loss); `augment`:
+    an AugmentConfig (None: no augmentation)."""
     import numpy as np
 
     from stylegan_tf.training import config as config_lib
@@ -82,7 +83,7 @@ def build_trainer(strategy, compile_mode, resolution=8, mirror_augment=False,
         G_args=dict(G_args or DETERMINISTIC_G_ARGS), D_args=dict(D_args or DETERMINISTIC_D_ARGS),
         G_loss=config_lib.LossConfig("G_logistic_nonsaturating"),
         D_loss=config_lib.LossConfig("D_logistic_simplegp", {"r1_gamma": 10.0}),
-        mirror_augment=mirror_augment, G_smoothing_kimg=0.1)
+        mirror_augment=mirror_augment, G_smoothing_kimg=0.1, augment=augment or config_lib.AugmentConfig())
     return trainer.Trainer(strategy, config, trainer.DatasetInfo(resolution, 3, 0, np.zeros([16, 0], np.float32)),
                            compile_mode=compile_mode)
 
@@ -199,8 +200,42 @@ def compare_replicas():
     print(json.dumps(result))
 
 
+def compare_augmented_replicas():
+    """ADA on one replica vs two mirrored replicas from the same weights and reals: the augmented D
+    losses, the r_t accumulator (summed over replicas) and p after a tune (equal on every replica)."""
+    import numpy as np
+
+    from stylegan_tf.training import distribute
+    distribute.split_cpu(2)
+    import keras
+    import tensorflow as tf
+
+    from stylegan_tf.training import config as config_lib
+    keras.utils.set_random_seed(0)
+    # bgc: the noise op draws its image per pass (not for the global minibatch), and the filter bank
+    # needs images of 22x22 or more.
+    augment = config_lib.AugmentConfig(mode="ada", pipe="bgc", p=0.5, ada_kimg=1.0)
+    one = build_trainer(tf.distribute.OneDeviceStrategy("/cpu:0"), "function", augment=augment)
+    two = build_trainer(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), "function", augment=augment)
+    copy_weights(one, two)
+    images = np.random.RandomState(5).randint(0, 256, [8, 8, 8, 3]).astype(np.uint8)
+    losses_one = run_steps(one, [images], [0.0], distribute=False, d_lrate=0.0)
+    losses_two = run_steps(two, [images], [0.0], distribute=True, d_lrate=0.0)
+    accumulators = [v.numpy().tolist() for v in two.strategy.experimental_local_results(two.augment.accumulator)]
+    stats = two.tune_augment(8 * 4)
+    result = dict(losses_one=losses_one, losses_two=losses_two,
+                  accumulator_one=one.augment.accumulator.numpy().tolist(), accumulators_two=accumulators,
+                  rt=[float(v.numpy()) for v in two.strategy.experimental_local_results(stats["Augment/rt"])],
+                  p_two=[float(v.numpy()) for v in two.strategy.experimental_local_results(two.augment.p)],
+                  accumulators_after=[v.numpy().tolist() for v in
+                                      two.strategy.experimental_local_results(two.augment.accumulator)])
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["replicas"]:
         compare_replicas()
+    elif sys.argv[1:] == ["augmented_replicas"]:
+        compare_augmented_replicas()
     else:
-        raise SystemExit(f"usage: {sys.argv[0]} replicas")
+        raise SystemExit(f"usage: {sys.argv[0]} replicas|augmented_replicas")

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import PIL.Image
 
+from stylegan_tf import names
 from stylegan_tf.dataset import tfrecord_format, writer
 
 
@@ -41,4 +42,33 @@ def ensure_digits_dataset(tfrecord_dir, resolution=32, log=print):
         for index in order:
             exporter.add_image(images[index])
         exporter.add_labels(labels[order])
+    return tfrecord_dir
+
+
+# The small-data demo: the 243 FFHQ-aligned faces of the shared folder beside the repository.
+FACES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data",
+                         "frl_faces_256")
+FACES_DATASET_PREFIX = names.FACES_DATASET_PREFIX
+
+
+def faces_resolution(tfrecord_dir):
+    """The resolution of a faces demo dataset name (`frl-faces-<R>`), or None for another name."""
+    name = os.path.basename(os.path.normpath(tfrecord_dir))
+    suffix = name[len(FACES_DATASET_PREFIX):] if name.startswith(FACES_DATASET_PREFIX) else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
+def ensure_faces_dataset(tfrecord_dir, resolution, image_dir=FACES_DIR, log=print):
+    """Creates the faces dataset (Lanczos-resized to `resolution`) in `tfrecord_dir` unless it is
+    already there; returns the path."""
+    from stylegan_tf.dataset import image_folder
+    if os.path.isdir(tfrecord_dir) and any(name.endswith(".tfrecords") for name in os.listdir(tfrecord_dir)):
+        return tfrecord_dir
+    if not os.path.isdir(image_dir):
+        raise ValueError(f'The faces demo reads "{os.path.normpath(image_dir)}" (the shared data beside the '
+                         "repository); it is not there. Make a dataset of your own images with dataset_tool.py.")
+    log(f'Writing the faces demo dataset ({resolution}x{resolution}) to "{tfrecord_dir}"...')
+    image_folder.create_from_images(tfrecord_dir, image_dir,
+                                    image_options=image_folder.ImageOptions(resolution=resolution),
+                                    options=writer.ExportOptions(progress=False))
     return tfrecord_dir

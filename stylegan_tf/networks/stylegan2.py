@@ -400,6 +400,17 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
                       for res in range(3, log2r + 1)] if self.architecture == "resnet" else []
         self.build((None, self.resolution, self.resolution, self.num_channels))
 
+    def layer_scopes(self):
+        """The original names of the layers, from the input side, in the order StyleGAN2-ADA's
+        `freeze_layers` counts them (`--freezed=N` freezes the first N; Output never)."""
+        scopes = []
+        for res in range(self.resolution_log2, 2, -1):
+            prefix = f"{2**res}x{2**res}"
+            if self.architecture == "skip" or res == self.resolution_log2:
+                scopes.append(f"{prefix}/FromRGB")
+            scopes += [f"{prefix}/Conv0", f"{prefix}/Conv1_down"] + ([f"{prefix}/Skip"] if self.skips else [])
+        return scopes + (["4x4/FromRGB"] if self.architecture == "skip" else []) + ["4x4/Conv", "4x4/Dense0"]
+
     def build(self, input_shape):
         for res, from_rgb in zip(self.rgb_resolutions, self.from_rgbs):
             from_rgb.build((None, 2**res, 2**res, self.num_channels))

@@ -90,6 +90,10 @@ def split_cpu(num_devices):
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
 
 
+def visible_gpus():
+    return tf.config.list_physical_devices("GPU")
+
+
 def replica_local_variable(next_creator, **kwargs):
     # Every variable is updated identically by each replica from all-reduced values (or, like
     # dlatent_avg and the original's per-GPU network copies, locally), so no write needs a

@@ -27,6 +27,10 @@ def _open_dataset(config, log):
     if tfrecord_dir == config_lib.DEMO_DATASET:
         from stylegan_tf.dataset import demo
         demo.ensure_digits_dataset(path, log=log)
+    elif tfrecord_dir.startswith(config_lib.FACES_DATASET_PREFIX):
+        from stylegan_tf.dataset import demo
+        if demo.faces_resolution(tfrecord_dir):
+            demo.ensure_faces_dataset(path, demo.faces_resolution(tfrecord_dir), log=log)
     if not os.path.isdir(path):
         raise ValueError(f'Dataset directory "{path}" does not exist (set --data_dir/--dataset; '
                          "create one with dataset_tool.py).")
@@ -234,6 +238,7 @@ class _TrainingRun:
         """`minibatch_repeats` minibatches, each the loop's phases in order (`training.phases`)."""
         trainer, stats, state = self.trainer, self.stats, self.state
         rounds = self.rounds(sched)
+        nimg_at_start = state.cur_nimg  # StyleGAN2-ADA's Gs ramp is set once per repeats
         for _ in range(self.config.minibatch_repeats):
             reals = labels = None
             for phase in self.phases:
@@ -245,7 +250,7 @@ class _TrainingRun:
                         reals, labels = next(data_iter)
                         state.cur_nimg += sched.minibatch
                     stats.add_step(trainer.run_phase(phase.name, sched.lod, lrate, sched.minibatch, rounds,
-                                                     reals, labels))
+                                                     reals, labels, nimg_at_start))
                     if phase.log_lrate:
                         ratio = trainer.G_ratio if phase.network == "G" else trainer.D_ratio
                         stats.add_scalar(f"Train{phase.network}/learning_rate", trainer.scaled_lrate(lrate, ratio))
@@ -273,11 +278,16 @@ class _TrainingRun:
             "Resources/peak_gpu_mem_gb": peak_gpu_memory_gb(),
             "Timing/total_hours": total_time / 3600.0, "Timing/total_days": total_time / 86400.0}
         skipped_note, diverged = skipped_updates(means, self.stats.trailing_skips, self.cur_tick)
+        augment_note = ""
+        if self.trainer.augment is not None:  # the ADA release's field, and r_t
+            p = self.trainer.augment.p_value(self.strategy)
+            means["Progress/augment"] = p  # its value now, not the tick's mean
+            augment_note = f" augment {p:.3f} rt {means.get('Augment/rt', float('nan')):.3f}"
         self.log("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f "
                  "sec/kimg %-7.2f maintenance %-6.1f gpumem %-4.1f" % (
                      self.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch,
                      cli.format_time(total_time), tick_time, tick_time / tick_kimg,
-                     tick.maintenance_time, progress["Resources/peak_gpu_mem_gb"]) + skipped_note)
+                     tick.maintenance_time, progress["Resources/peak_gpu_mem_gb"]) + augment_note + skipped_note)
 
         abort = bool(self.run_dir) and os.path.exists(os.path.join(self.run_dir, "abort.txt"))
         stop = self.trainer.agree(abort)

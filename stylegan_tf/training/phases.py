@@ -10,6 +10,8 @@ optimizers carry the ratio). No TensorFlow here.
     StyleGAN2 (its `training_loop.py`):  G, G_reg every G_reg_interval, D, D_reg every D_reg_interval
               on the D step's reals; the regularization phases only with lazy regularization and a
               regularized loss (otherwise the regularizer is part of the G or D phase)
+    StyleGAN2-ADA: either loop, plus the update of the augmentation probability at the end of every
+              `minibatch_repeats` minibatches (with --aug=ada or fixed)
 """
 
 import dataclasses
@@ -25,7 +27,8 @@ class Phase:
         `d_reg_step`); network: 'G' or 'D', the one it updates; interval: run on minibatches whose
         counter is a multiple of it; new_reals: draw a real minibatch (D) or reuse the last (D_reg)
         or need none (G); repeats: consecutive runs; lrate: the schedule's learning rate it takes
-        ('G' or 'D': StyleGAN2 feeds G's to both); log_lrate: record it as `Train<network>/learning_rate`.
+        ('G' or 'D': StyleGAN2 feeds G's to both); log_lrate: record it as `Train<network>/learning_rate`;
+        at_end: run on the last minibatch of each `interval` (counter + 1 a multiple of it), not the first.
     """
     name: str
     network: str
@@ -34,9 +37,10 @@ class Phase:
     repeats: int = 1
     lrate: str = "G"
     log_lrate: bool = True
+    at_end: bool = False
 
     def is_due(self, minibatch_counter):
-        return minibatch_counter % self.interval == 0
+        return (minibatch_counter + int(self.at_end)) % self.interval == 0
 
 
 def stylegan_phases(config):
@@ -61,6 +65,13 @@ def stylegan2_phases(config):
 LOOP_PHASES = {"stylegan": stylegan_phases, "stylegan2": stylegan2_phases}
 
 
+def augment_phases(config):
+    """StyleGAN2-ADA's tuning of p after every `minibatch_repeats` minibatches (none without augmentation)."""
+    if config.augment.mode == "noaug":
+        return []
+    return [Phase("augment", "D", interval=int(config.minibatch_repeats), log_lrate=False, at_end=True)]
+
+
 def training_phases(config):
-    """The phases of one minibatch of `config.loop`."""
-    return LOOP_PHASES[names.check_choice(config.loop, names.LOOPS, "loop")](config)
+    """The phases of one minibatch of `config.loop` (and of the augmentation)."""
+    return LOOP_PHASES[names.check_choice(config.loop, names.LOOPS, "loop")](config) + augment_phases(config)

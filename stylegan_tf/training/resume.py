@@ -56,6 +56,8 @@ def _restore_training_state(trainer, state_file, arrays, meta):
         trainer.D_opt.load_state_arrays(arrays)
         if trainer.pl_mean is not None and PL_MEAN_KEY in arrays:
             trainer.set_pl_mean_values(arrays[PL_MEAN_KEY])
+        if trainer.augment is not None:  # ADA's p and r_t accumulator (absent: the config's initial p)
+            trainer.augment.load_state_arrays(trainer.strategy, arrays)
         return LoopState(cur_nimg=int(meta["cur_nimg"]), cur_tick=int(meta["cur_tick"]),
                          total_time=float(meta["total_time"]), prev_lod=meta["prev_lod"],
                          step_counter=int(meta["step_counter"]),
@@ -105,7 +107,9 @@ def load_resume(trainer, pkl, inputs, config, log):
     state_file = state_path(pkl)
     if inputs.state is not None:
         state = _restore_training_state(trainer, state_file, *inputs.state)
-        log(f"Resuming at {state.cur_nimg / 1000:.1f} kimg with the optimizer state of "
+        augment_note = (f" and augmentation p {trainer.augment.p_value(trainer.strategy):.4f}"
+                        if trainer.augment is not None else "")
+        log(f"Resuming at {state.cur_nimg / 1000:.1f} kimg with the optimizer state{augment_note} of "
             f"{os.path.basename(state_file)}.")
     else:
         kimg = kimg_from_name(pkl)
@@ -127,6 +131,8 @@ def save_snapshot(trainer, run_dir, name, loop_state, keep):
     arrays = {**trainer.G_opt.state_arrays(), **trainer.D_opt.state_arrays()}
     if trainer.pl_mean is not None:
         arrays[PL_MEAN_KEY] = trainer.pl_mean_values()
+    if trainer.augment is not None:
+        arrays.update(trainer.augment.state_arrays(trainer.strategy))
     meta = dict(version=STATE_VERSION, cur_nimg=loop_state.cur_nimg, cur_tick=loop_state.cur_tick,
                 total_time=loop_state.total_time, prev_lod=loop_state.prev_lod,
                 step_counter=trainer.step_counter, mb_counter=loop_state.mb_counter)

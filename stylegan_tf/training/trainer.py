@@ -35,6 +35,7 @@ from stylegan_tf import legacy, networks, ops
 from stylegan_tf.networks.base import copy_network_variables
 from stylegan_tf.networks.runtime import Runtime
 from stylegan_tf.training import distribute, losses, optimizer
+from stylegan_tf.training.adaptive import AdaptiveAugment, AugmentedD
 from stylegan_tf.training.optimizer import lazy_regularization_ratio
 from stylegan_tf.training.reals import process_reals
 from stylegan_tf.training.schedule import lod_range_of
@@ -123,6 +124,7 @@ class Trainer:
         self.mirror_augment = bool(config.mirror_augment)
         self.drange_net = [float(value) for value in config.drange_net]
         self.G_smoothing_kimg = float(config.G_smoothing_kimg)
+        self.G_smoothing_rampup = config.G_smoothing_rampup
         self.seed = int(config.random_seed)
         self.steps = StepCompiler(strategy, compile_mode, self.seed)
         G_loss, D_loss = config.G_loss, config.D_loss
@@ -160,12 +162,17 @@ class Trainer:
                 self.G.state_version = self.D.state_version = 4
             self.Gs = self.G.clone("Gs", impl="xla" if compile_mode == "xla" else "fast")
             self.G_opt = self._make_optimizer(self.G, config.G_opt, "TrainG", self.G_ratio)
-            self.D_opt = self._make_optimizer(self.D, config.D_opt, "TrainD", self.D_ratio)
+            self.D_frozen = self._frozen_d_layers(int(config.D_freeze_layers))
+            self.D_opt = self._make_optimizer(self.D, config.D_opt, "TrainD", self.D_ratio, self.D_frozen)
             # The running mean of path lengths: one per replica, as the original's per GPU.
             self.pl_mean = (tf.Variable(0.0, trainable=False, name="pl_mean")
                             if self.G_path_length else None)
             if self.label_size:
                 self.label_table = tf.constant(np.asarray(dataset.labels, np.float32))
+            # StyleGAN2-ADA's augmentation of everything D sees (None: --aug=noaug).
+            self.augment = (AdaptiveAugment(config.augment, static_padding=compile_mode == "xla",
+                                            resolution=self.resolution)
+                            if config.augment.mode != "noaug" else None)
 
         # Gs <- G by original name: trainables move towards G, non-trainables are copied.
         G_vars, Gs_vars = legacy.original_variables(self.G), legacy.original_variables(self.Gs)
@@ -179,13 +186,26 @@ class Trainer:
         for source, target, what in ((G, self.G, "G"), (D, self.D, "D"), (Gs, self.Gs, "Gs")):
             copy_network_variables(source, target, what)
 
-    def _make_optimizer(self, net, opt_config, name, ratio):
+    def _frozen_d_layers(self, count):
+        """The scopes of D's first `count` layers (StyleGAN2-ADA's Freeze-D, `--freezed`)."""
+        if not count:
+            return ()
+        if not hasattr(self.D, "layer_scopes"):
+            raise ValueError(f"--freezed needs D_stylegan2; {self.config.D_func} has no layer order to freeze.")
+        scopes = self.D.layer_scopes()
+        if count > len(scopes):
+            raise ValueError(f"--freezed={count}: this D has {len(scopes)} layers that can be frozen.")
+        return tuple(scopes[:count])
+
+    def _make_optimizer(self, net, opt_config, name, ratio, frozen=()):
+        """Adam over the trainable variables of `net`, except those of the `frozen` layer scopes."""
         trainable_ids = {id(var) for var in net.trainable_variables}
         named = [(name_, var) for name_, var in legacy.original_variables(net).items()
                  if id(var) in trainable_ids]
         # Only G's lod (not trainable) has two original names, so each trainable is named once.
         if len(named) != len(trainable_ids):
             raise RuntimeError(f"{name}: could not name every trainable variable.")
+        named = [(name_, var) for name_, var in named if not name_.startswith(tuple(f"{s}/" for s in frozen))]
         # A lazily regularized optimizer raises its betas to the ratio (StyleGAN2's mb_ratio).
         return optimizer.Adam([var for _, var in named], [name_ for name_, _ in named],
                               opt_config.beta1 ** ratio, opt_config.beta2 ** ratio,
@@ -218,12 +238,16 @@ class Trainer:
 
     # ---- helpers used inside the replica functions ---------------------------------------------
 
-    def gs_beta(self, minibatch):
-        """The original's Gs decay: 0.5 ** (global minibatch / (1000 * G_smoothing_kimg))."""
+    def gs_beta(self, minibatch, nimg=None):
+        """The original's Gs decay: 0.5 ** (global minibatch / (1000 * G_smoothing_kimg)); with
+        StyleGAN2-ADA's ramp, the half-life is at most G_smoothing_rampup * `nimg` images."""
+        half_life = self.G_smoothing_kimg * 1000.0
+        if self.G_smoothing_rampup is not None and nimg is not None:
+            half_life = min(half_life, nimg * self.G_smoothing_rampup)
+            return float(0.5 ** (minibatch / max(half_life, 1e-8)))
         if self.G_smoothing_kimg <= 0.0:
             return 0.0
-        return float(np.float32(0.5) ** (np.float32(minibatch)
-                                         / np.float32(self.G_smoothing_kimg * 1000.0)))
+        return float(np.float32(0.5) ** (np.float32(minibatch) / np.float32(half_life)))
 
     def _set_lod(self, lod):
         self.G.lod.assign(lod)  # also G_synthesis/lod: one variable
@@ -268,7 +292,8 @@ class Trainer:
         reals = process_reals(reals, lod, self.mirror_augment, [0, 255], self.drange_net,
                               self.resolution, mirror_random)
         labels = self._labels_or_none(labels)
-        D = _AtLodRange(self.D, lod_range)
+        # The lazy R1 step re-scores the D step's reals (same seed) through augmentations of its own.
+        D = self._seen_by_d(_AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
         if terms == "reg":
             def reg_loss():
                 reg, series = losses.r1_regularizer(D, reals, labels, **self.D_reg_kwargs)
@@ -284,12 +309,20 @@ class Trainer:
         def loss_fn():
             loss, series = self.D_loss_fn(_AtLodRange(self.G, lod_range), D, latents, reals,
                                           labels, **kwargs)
+            if self.augment is not None:  # r_t counts the main D step only, as the TF release
+                self.augment.count_real_signs(series["Loss/scores/real"])
             if self.D_r1 and not self.lazy_regularization:
                 reg, reg_series = losses.r1_regularizer(D, reals, labels, **self.D_reg_kwargs)
                 loss = tf.reduce_mean(loss) + tf.reduce_mean(reg)  # the original's [N, N] mean
                 series.update(reg_series)
             return loss, series
         return _mean_loss_gradients(self.D_opt.variables, "Loss/D_loss", loss_fn)
+
+    def _seen_by_d(self, D, seed, global_batch, slot, terms):
+        """D, or D behind the augmentation pipeline (`adaptive.AugmentedD`)."""
+        if self.augment is None:
+            return D
+        return AugmentedD(D, self.augment, seed, global_batch, slot, salt=int(terms == "reg"))
 
     def _random_labels(self, global_batch, seed, slot, batch):
         if not self.label_size:
@@ -322,7 +355,8 @@ class Trainer:
         global_batch = batch * self.num_replicas * rounds
         seeds = tf.random.experimental.stateless_split(seed, num=2, alg="philox")
         self._set_lod(lod)
-        G, D = _AtLodRange(self.G, lod_range), _AtLodRange(self.D, lod_range)
+        G = _AtLodRange(self.G, lod_range)
+        D = self._seen_by_d(_AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
         if terms == "reg":
             def reg_loss():
                 reg, series = self._path_length_reg(G, rounds, batch, seed, slot)
@@ -392,14 +426,15 @@ class Trainer:
 
     # ---- public steps ----------------------------------------------------------------------------
 
-    def d_step(self, reals, labels, lod, lrate, minibatch, rounds=1):
+    def d_step(self, reals, labels, lod, lrate, minibatch, rounds=1, nimg=None):
         """One D step and Gs update on a (distributed) real minibatch.
 
         Args:
             reals: per-replica uint8 [n, h, w, C] (a distributed value, or a tensor on one replica).
             labels: per-replica float32 [n, label_size].
             lod: schedule lod; lrate: the schedule's D learning rate (scaled here for lazy
-                regularization); minibatch: global minibatch (for Gs beta).
+                regularization); minibatch: global minibatch (for Gs beta); nimg: images trained
+                so far (for the Gs half-life's ramp).
             rounds: passes of n / rounds samples whose gradients are accumulated (StyleGAN2's
                 minibatch_gpu).
 
@@ -411,7 +446,7 @@ class Trainer:
         self._last_d_seed = seed
         args = (reals, labels, tf.constant(lod, tf.float32),
                 tf.constant(self.scaled_lrate(lrate, self.D_ratio), tf.float32),
-                tf.constant(self.gs_beta(minibatch), tf.float32), seed)
+                tf.constant(self.gs_beta(minibatch, nimg), tf.float32), seed)
         return self.steps.run(("D", lod_range, rounds), lambda *a: self._d_replica(lod_range, rounds, *a), args)
 
     def d_reg_step(self, reals, labels, lod, lrate, rounds=1):
@@ -446,18 +481,29 @@ class Trainer:
         """One G step with a global minibatch of `minibatch` latents (in `rounds` passes)."""
         return self._run_g("loss", lod, lrate, minibatch, rounds)
 
-    def run_phase(self, name, lod, lrate, minibatch, rounds=1, reals=None, labels=None):
-        """The step of a phase (`phases.Phase.name`): 'G', 'G_reg', 'D' (on `reals`, `labels`) or
-        'D_reg' (on the same reals as the preceding D step)."""
+    def run_phase(self, name, lod, lrate, minibatch, rounds=1, reals=None, labels=None, nimg=None):
+        """The step of a phase (`phases.Phase.name`): 'G', 'G_reg', 'D' (on `reals`, `labels`; `nimg`
+        for the Gs ramp), 'D_reg' (on the same reals as the preceding D step) or 'augment' (ADA's p
+        after `minibatch_repeats` minibatches)."""
         if name == "G":
             return self.g_step(lod, lrate, minibatch, rounds)
         if name == "G_reg":
             return self.g_reg_step(lod, lrate, minibatch, rounds)
         if name == "D":
-            return self.d_step(reals, labels, lod, lrate, minibatch, rounds)
+            return self.d_step(reals, labels, lod, lrate, minibatch, rounds, nimg)
         if name == "D_reg":
             return self.d_reg_step(reals, labels, lod, lrate, rounds)
-        raise ValueError(f"unknown training phase {name!r}; expected G, G_reg, D or D_reg.")
+        if name == "augment":
+            return self.tune_augment(minibatch * self.config.minibatch_repeats)
+        raise ValueError(f"unknown training phase {name!r}; expected G, G_reg, D, D_reg or augment.")
+
+    def tune_augment(self, images):
+        """StyleGAN2-ADA's update of p after `images` real images (`adaptive.AdaptiveAugment`):
+        r_t over every replica, the same new p on each. Returns the per-replica statistics."""
+        if self.augment is None:
+            return {}
+        augment = self.augment
+        return self.steps.run(("augment", images), lambda: augment.tune_replica(images), ())
 
     def g_reg_step(self, lod, lrate, minibatch, rounds=1):
         """StyleGAN2's lazy path-length step: the regularizer times G_reg_interval on

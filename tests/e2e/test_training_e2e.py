@@ -243,6 +243,46 @@ def test_stylegan2_config_e_two_replicas_sigkill_resume(tmp_path):
     assert images.shape == (2, 32, 32, 3) and np.all(np.isfinite(images))
 
 
+def test_ada_two_replicas_sigkill_resume_continues_with_the_saved_p(tmp_path):
+    """demo-ada on 2 mirrored replicas (the bgc pipeline on every D input, p tuned every 4 minibatches),
+    killed after a snapshot and resumed: p and the r_t accumulator come back from the state file
+    and the run goes on from them (both releases restart p at 0)."""
+    from stylegan_tf.training import adaptive, snapshots
+    fixtures.make_faces_dataset(tmp_path / "datasets" / "faces32", FACES_DIR, 64, 32)
+    args = ["--config=demo-ada", f"--data_dir={tmp_path / 'datasets'}", "--dataset=faces32",
+            f"--outdir={tmp_path / 'results'}", "--strategy=mirrored", "--cpu_replicas=2", "--total_kimg=0.5",
+            "--augpipe=bgc", *fixtures.tiny_overrides(**{
+                "sched.minibatch_base": 16, "sched.minibatch_gpu_base": 8, "sched.tick_kimg_base": 0.125,
+                "network_snapshot_ticks": 1, "image_snapshot_ticks": 1, "augment.ada_kimg": 0.5,
+                "augment.p": 0.5})]
+    first = fixtures.run_train(args, cwd=tmp_path, background=True)
+    results = tmp_path / "results"
+    snapshot = kill_when_written(first, results, "*/network-snapshot-000000.pkl")
+    run1 = snapshot.parent
+    arrays1, meta1 = snapshots.load_state(snapshots.state_path(str(snapshot)))
+    p1 = float(arrays1[adaptive.P_KEY])
+    # From 0.5, each tune moves p by +-16 * 4 / 500 = +-0.128 (the sign of r_t - 0.6).
+    tunes = meta1["mb_counter"] // 4
+    steps = (p1 - 0.5) / 0.128
+    assert 1 <= tunes <= 3 and steps == pytest.approx(round(steps), abs=1e-4) and round(steps) % 2 == tunes % 2
+    assert arrays1[adaptive.ACCUMULATOR_KEY].tolist() == [0.0, 0.0]  # snapshots follow a tune
+    stats1 = read_stats(run1)
+    assert stats1[-1]["Progress/augment"] == pytest.approx(p1)
+    assert -1.0 <= stats1[-1]["Augment/rt"] <= 1.0
+
+    second = fixtures.run_train([f"--resume={run1}", "--cpu_replicas=2",
+                                 f"--total_kimg={(meta1['cur_nimg'] + 64) / 1000}"], cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    run2 = sorted(p for p in results.iterdir() if p.is_dir() and p != run1)[0]
+    log2 = (run2 / "log.txt").read_text()
+    assert f"augmentation p {p1:.4f}" in log2
+    arrays2, _ = snapshots.load_state(snapshots.state_path(str(run2 / "network-final.pkl")))
+    p2 = float(arrays2[adaptive.P_KEY])
+    assert abs(p2 - p1) == pytest.approx(0.128, abs=1e-5)  # one more tune, from the saved p
+    tick_line = [line for line in log2.splitlines() if line.startswith("tick ")][-1]
+    assert f"augment {p2:.3f}" in tick_line
+
+
 @pytest.mark.parametrize("config", ["demo", "demo-sg2"])
 def test_abort_txt_stops_and_the_process_exits_within_seconds(tmp_path, config):
     """Both loops: abort.txt stops at the next tick, and the process exits within seconds of it

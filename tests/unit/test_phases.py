@@ -36,8 +36,8 @@ class _RecordingTrainer:
     def __init__(self):
         self.calls = []
 
-    def run_phase(self, name, lod, lrate, minibatch, rounds=1, reals=None, labels=None):
-        self.calls.append((name, lrate, rounds, reals))
+    def run_phase(self, name, lod, lrate, minibatch, rounds=1, reals=None, labels=None, nimg=None):
+        self.calls.append((name, lrate, rounds, reals, nimg))
         return {}
 
 
@@ -58,6 +58,23 @@ def test_the_stylegan_loop_runs_its_phases():
     assert state.cur_nimg == 6 * sched.minibatch and state.mb_counter == 3
     assert run.stats.scalars["TrainD/learning_rate"] == (pytest.approx(6 * sched.D_lrate), 6)
     assert run.stats.scalars["TrainG/learning_rate"] == (pytest.approx(3 * sched.G_lrate), 3)
+
+
+def test_the_ada_loop_tunes_p_after_every_minibatch_repeats():
+    config = config_lib.resolve_config("demo-ada")
+    recorder, state = _RecordingTrainer(), resume.LoopState()
+    run = loop._TrainingRun(config, types.SimpleNamespace(num_replicas_in_sync=1), recorder, None, state, None,
+                            print, 0.0)
+    run.training_set = types.SimpleNamespace(resolution_log2=5)
+    sched = run.schedule_at(0)
+    for _ in range(2):
+        run.run_minibatches(sched, ((batch, None) for batch in range(100)))
+    names = [call[0] for call in recorder.calls]
+    assert names[:9] == ["G", "G_reg", "D", "D_reg", "G", "D", "G", "D", "G"]
+    assert [i for i, name in enumerate(names) if name == "augment"] == [10, 20]  # after minibatches 4 and 8
+    # The D steps of a group of repeats share the Gs ramp's image count, as the release's.
+    assert {call[4] for call in recorder.calls[:11] if call[0] == "D"} == {0}
+    assert {call[4] for call in recorder.calls[11:] if call[0] == "D"} == {4 * sched.minibatch}
 
 
 def test_lod_range_promises_the_levels_a_lod_blends():

@@ -117,7 +117,7 @@ class _RecordingTrainer:
         self.calls.append(("G_reg", lrate, rounds))
         return {}
 
-    def d_step(self, reals, labels, lod, lrate, minibatch, rounds):
+    def d_step(self, reals, labels, lod, lrate, minibatch, rounds, nimg=None):
         self.calls.append(("D", lrate, rounds, reals))
         return {}
 
@@ -126,6 +126,7 @@ class _RecordingTrainer:
         return {}
 
     run_phase = trainer.Trainer.run_phase  # the real dispatch, onto the recording steps above
+    augment = None
 
 
 def _recording_run(config, mb_counter=0, replicas=1):

@@ -9,6 +9,7 @@ import pprint
 
 from stylegan_tf.training.config.presets import preset
 from stylegan_tf.training.config.schema import (
+    AugmentConfig,
     DatasetConfig,
     GridConfig,
     LossConfig,
@@ -114,7 +115,8 @@ def from_dict(data):
     data = copy.deepcopy(data)
     data.pop(EFFECTIVE_KEY, None)
     nested = dict(dataset=DatasetConfig, G_opt=OptimizerConfig, D_opt=OptimizerConfig,
-                  G_loss=LossConfig, D_loss=LossConfig, sched=ScheduleConfig, grid=GridConfig)
+                  G_loss=LossConfig, D_loss=LossConfig, sched=ScheduleConfig, grid=GridConfig,
+                  augment=AugmentConfig)
     known = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -4,7 +4,15 @@ docstring for the naming)."""
 
 import re
 
-from stylegan_tf.training.config.schema import DatasetConfig, GridConfig, LossConfig, ScheduleConfig, TrainConfig
+from stylegan_tf import names
+from stylegan_tf.training.config.schema import (
+    AugmentConfig,
+    DatasetConfig,
+    GridConfig,
+    LossConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
 
 # desc suffix -> (tfrecord_dir, resolution, mirror_augment)
 DATASETS = {
@@ -55,7 +63,9 @@ DEMO_DATASET = "sklearn-digits-32"
 KNOWN_RESOLUTIONS = {"ffhq": 1024, "celebahq": 1024, "lsun-bedroom-full": 256,
                      "lsun-car-512x384": 512, "lsun-cat-full": 256, DEMO_DATASET: 32,
                      # the StyleGAN2 README's dataset directories
-                     "car": 512, "cat": 256, "church": 256, "horse": 256}
+                     "car": 512, "cat": 256, "church": 256, "horse": 256,
+                     # the small-data demo's faces (written on first use)
+                     names.FACES_DATASET_PREFIX + "32": 32, names.FACES_DATASET_PREFIX + "64": 64}
 
 
 def _stylegan_base(dataset_key, num_gpus):
@@ -192,6 +202,89 @@ def demo_stylegan2_config():
     return config
 
 
+# ----------------------------------------------------------------------------------------------
+# StyleGAN2-ADA presets (the TF release's train.py --cfg), on the StyleGAN2 networks.
+
+# cfg -> reference GPUs, kimg, minibatch, mbstd group, fmap_base / 16384, learning rate, R1 gamma,
+# Gs half-life (kimg), its ramp, mapping layers ('auto' is computed from the resolution and GPUs).
+ADA_CFGS = {
+    "stylegan2": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema=10, ramp=None,
+                      map=8),
+    "paper256": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema=20, ramp=None,
+                     map=8),
+    "paper512": dict(ref_gpus=8, kimg=25000, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None,
+                     map=8),
+    "paper1024": dict(ref_gpus=8, kimg=25000, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None,
+                      map=8),
+    "cifar": dict(ref_gpus=2, kimg=100000, mb=64, mbstd=32, fmaps=0.5, lrate=0.0025, gamma=0.01, ema=500, ramp=0.05,
+                  map=2),
+}
+ADA_CFG_NAMES = ("auto",) + tuple(ADA_CFGS)
+FACES_DATASET_PREFIX = names.FACES_DATASET_PREFIX
+
+
+def ada_spec(cfg, resolution=None, gpus=1):
+    """The release's numbers of a --cfg; 'auto' derives them from the resolution and GPU count."""
+    if cfg not in ADA_CFG_NAMES:
+        raise ValueError(f"--cfg must be one of {', '.join(ADA_CFG_NAMES)}, got {cfg!r}.")
+    if cfg != "auto":
+        return dict(ADA_CFGS[cfg])
+    if resolution is None:
+        raise ValueError("--cfg=auto needs the dataset's resolution (the dataset on disk, or --resolution).")
+    mb = max(min(gpus * min(4096 // resolution, 32), 64), gpus)
+    return dict(ref_gpus=gpus, kimg=25000, mb=mb, mbstd=min(mb // gpus, 4), fmaps=1 if resolution >= 512 else 0.5,
+                lrate=0.002 if resolution >= 1024 else 0.0025, gamma=0.0002 * resolution ** 2 / mb, ema=mb * 10 / 32,
+                ramp=0.05, map=2)
+
+
+def ada_config(cfg="auto", dataset="ffhq", resolution=None, gpus=1):
+    """StyleGAN2-ADA's `train.py --cfg` on the StyleGAN2 networks (G_main, D_stylegan2 resnet) with
+    adaptive augmentation ('bgc', target 0.6), lazy R1 and path-length regularization, the Gs
+    half-life and its ramp, mixed precision's num_fp16_res 4 and conv_clamp 256."""
+    spec = ada_spec(cfg, resolution, gpus)
+    fmap_base = int(spec["fmaps"] * 16384)
+    config = TrainConfig(
+        desc=f"ada-{dataset}-{cfg}" + (str(gpus) if cfg == "auto" else ""),
+        dataset=DatasetConfig(tfrecord_dir=dataset),
+        G_func="G_main", D_func="D_stylegan2", loop="stylegan2", lazy_regularization=True,
+        G_args=dict(fmap_base=fmap_base, fmap_max=512, mapping_layers=spec["map"]),
+        D_args=dict(fmap_base=fmap_base, fmap_max=512, mbstd_group_size=spec["mbstd"]),
+        G_loss=LossConfig("G_logistic_ns_pathreg"), D_loss=LossConfig("D_logistic_r1", {"gamma": float(spec["gamma"])}),
+        sched=ScheduleConfig(lod_initial_resolution=None, minibatch_base=spec["mb"],
+                             minibatch_gpu_base=spec["mb"] // spec["ref_gpus"], G_lrate_base=spec["lrate"],
+                             D_lrate_base=spec["lrate"], tick_kimg_base=4, tick_kimg_dict={}),
+        grid=GridConfig(size="8k"), num_gpus=int(spec["ref_gpus"]), total_kimg=spec["kimg"],
+        G_smoothing_kimg=float(spec["ema"]), G_smoothing_rampup=spec["ramp"],
+        image_snapshot_ticks=50, network_snapshot_ticks=50, augment=AugmentConfig(mode="ada"))
+    if cfg == "cifar":
+        config.G_loss = LossConfig("G_logistic_ns")  # no path-length regularization
+        config.G_args["style_mixing_prob"] = 0.0
+        config.D_args["architecture"] = "orig"
+    return config
+
+
+def demo_ada_config(resolution=32):
+    """The small-data demo: a small StyleGAN2 (config E networks, ADA's 2-layer mapping) on the 243
+    shared faces with adaptive augmentation, about 15 minutes on a 2-core CPU at 32x32. ADA's speed is 100 kimg (the
+    release's resume speed) instead of 500 so that p can move within the demo's length."""
+    config = ada_config("auto", f"{FACES_DATASET_PREFIX}{resolution}", resolution, 1)
+    config.desc = "ada-demo"
+    small = dict(fmap_base=1024, fmap_max=128)
+    config.G_args = dict(small, latent_size=64, dlatent_size=64, mapping_layers=2)
+    config.D_args = dict(small, mbstd_group_size=4)
+    config.sched.minibatch_base = config.sched.minibatch_gpu_base = 32
+    config.D_loss.kwargs["gamma"] = 0.0002 * resolution ** 2 / 32  # the release's heuristic
+    config.augment.ada_kimg = 100.0
+    config.total_kimg = 24
+    config.G_smoothing_kimg = 2.0
+    config.grid = GridConfig(size="10x6")
+    config.image_snapshot_ticks = 5
+    config.network_snapshot_ticks = 5
+    config.snapshot_keep = 3
+    config.xla = False  # see demo_config
+    return config
+
+
 def _stylegan2_preset(name):
     match = _SG2_NAME.fullmatch(name)
     if not match:
@@ -206,11 +299,12 @@ def _stylegan2_preset(name):
 
 def preset_names():
     """Every preset name without variants, plus the variant suffixes that can be appended."""
-    names = ["demo", "demo-sg2"]
+    names = ["demo", "demo-sg2", "demo-ada"]
     for dataset_key in DATASETS:
         names += [f"{dataset_key}-{gpus}gpu" for gpus in GPU_TABLES]
     names += list(SG2_CONFIGS) + [f"config-e-G{g}-D{d}" for g in SG2_ARCHITECTURES
                                   for d in SG2_ARCHITECTURES]
+    names += [f"ada-{cfg}" for cfg in ADA_CFGS]
     return names, list(LOSS_VARIANTS) + list(G_VARIANTS)
 
 
@@ -220,6 +314,12 @@ def preset(name):
         return demo_config()
     if name == "demo-sg2":
         return demo_stylegan2_config()
+    if name == "demo-ada":
+        return demo_ada_config()
+    if name.startswith("ada-") and name[4:] in ADA_CFGS:
+        return ada_config(name[4:])
+    if name == "ada-auto":
+        raise ValueError("ada-auto depends on the dataset's resolution: use --cfg=auto with --dataset.")
     sg2 = _stylegan2_preset(name)
     if sg2 is not None:
         return sg2

@@ -79,6 +79,24 @@ class GridConfig:
 
 
 @dataclasses.dataclass
+class AugmentConfig:
+    """StyleGAN2-ADA's discriminator augmentation (`stylegan_tf.augment`, `training.adaptive`).
+
+    Attributes:
+        mode: 'noaug' (none), 'ada' (p tuned towards `target` by the r_t heuristic) or 'fixed' (p).
+        pipe: the pipeline preset (`names.AUGMENT_PIPES`, the release's 'bgc' by default).
+        p: initial (ada) or constant (fixed) augmentation probability.
+        target: ada's target for r_t = E[sign(D(aug(real)))].
+        ada_kimg: ada's speed: p can move by 1 in this many thousand images (500; 100 when resuming).
+    """
+    mode: str = "noaug"
+    pipe: str = "bgc"
+    p: float = 0.0
+    target: float = 0.6
+    ada_kimg: float = 500.0
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """Everything a training run needs (the original train.py dicts plus the runtime options).
 
@@ -100,7 +118,12 @@ class TrainConfig:
         resume_kimg: progress to assume when resuming (None = from the snapshot's state file,
             or from its file name, else 0).
         resume_time: seconds added to the reported time when resuming (None = from the state).
-        resume_state: also restore the optimizers and progress from the snapshot's state file.
+        resume_state: also restore the optimizers, progress and ADA's p from the snapshot's state file.
+        augment: StyleGAN2-ADA's augmentation of D's inputs (AugmentConfig).
+        D_freeze_layers: StyleGAN2-ADA's Freeze-D (`--freezed`): D's first N layers from the input
+            side are not trained (D_stylegan2 only).
+        G_smoothing_rampup: StyleGAN2-ADA's ramp of the Gs half-life: min(G_smoothing_kimg,
+            rampup * kimg so far) (None: no ramp).
         G_func, D_func: the networks' build functions (`G_style`, `G_main`; `D_basic`,
             `D_stylegan2`, `D_stylegan`).
         loop: 'stylegan' (D and the Gs update, then G, with `D_repeats`) or 'stylegan2' (G, G
@@ -133,6 +156,7 @@ class TrainConfig:
     num_gpus: int = 1
     total_kimg: float = 25000
     G_smoothing_kimg: float = 10.0
+    G_smoothing_rampup: Optional[float] = None
     D_repeats: int = 1
     minibatch_repeats: int = 4
     reset_opt_for_new_lod: bool = True
@@ -153,6 +177,8 @@ class TrainConfig:
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
     resume_state: bool = True
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    D_freeze_layers: int = 0
 
     def validate(self):
         """Raises ValueError naming the first inconsistent value."""
@@ -185,6 +211,13 @@ class TrainConfig:
             raise ValueError(f"total_kimg must be >= 0, got {self.total_kimg}.")
         if self.G_smoothing_kimg < 0:
             raise ValueError(f"G_smoothing_kimg must be >= 0, got {self.G_smoothing_kimg}.")
+        if self.G_smoothing_rampup is not None and not self.G_smoothing_rampup > 0:
+            raise ValueError(f"G_smoothing_rampup must be positive or None, got {self.G_smoothing_rampup}.")
+        self._validate_augment()
+        if self.D_freeze_layers < 0:
+            raise ValueError(f"D_freeze_layers (--freezed) must be >= 0, got {self.D_freeze_layers}.")
+        if self.D_freeze_layers and self.D_func != "D_stylegan2":
+            raise ValueError(f"D_freeze_layers (--freezed) needs D_stylegan2, not {self.D_func}.")
         if len(self.drange_net) != 2 or self.drange_net[0] >= self.drange_net[1]:
             raise ValueError(f"drange_net must be [low, high], got {self.drange_net}.")
         for which in ("G_args", "D_args"):  # the loader's limits: every snapshot must load again
@@ -202,10 +235,23 @@ class TrainConfig:
                                  f"got {name!r}.")
 
 
+    def _validate_augment(self):
+        augment = self.augment
+        names.check_choice(augment.mode, names.AUGMENT_MODES, "augment.mode (--aug)")
+        names.check_choice(augment.pipe, tuple(names.AUGMENT_PIPES), "augment.pipe (--augpipe)")
+        if not 0 <= augment.p <= 1:
+            raise ValueError(f"augment.p (--p) must be between 0 and 1, got {augment.p}.")
+        if not 0 <= augment.target <= 1:
+            raise ValueError(f"augment.target (--target) must be between 0 and 1, got {augment.target}.")
+        if not augment.ada_kimg > 0:
+            raise ValueError(f"augment.ada_kimg must be positive, got {augment.ada_kimg}.")
+
+
 # The choices, from the TensorFlow-free `names` (planning a run needs no TensorFlow).
 STRATEGIES, LOOPS, G_FUNCS, D_FUNCS = names.STRATEGIES, names.LOOPS, names.G_FUNCS, names.D_FUNCS
 G_LOSS_NAMES, D_LOSS_NAMES = names.G_LOSS_NAMES, names.D_LOSS_NAMES
 PRECISIONS = tuple(names.PRECISIONS)
+AUGMENT_MODES, AUGMENT_PIPES = names.AUGMENT_MODES, tuple(names.AUGMENT_PIPES)
 
 
 def canonical_xla(value):
