@@ -110,7 +110,9 @@ class Trainer:
             `G_reg_interval`/`D_reg_interval` (the regularizers of `losses.PATH_LENGTH_LOSSES` /
             `R1_LOSSES` then run in `g_reg_step` / `d_reg_step`, otherwise in `g_step` / `d_step`);
             mixed precision `precision`, `num_fp16_res`, `conv_clamp`; `loop` 'stylegan2' writes
-            its snapshots with state version 4, as the StyleGAN2 release does even for config A).
+            its snapshots with state version 4, as the StyleGAN2 release does even for config A;
+            StyleGAN2-ADA's `augment` (D behind the pipeline, `adaptive.py`), `D_freeze_layers`
+            and `G_smoothing_rampup`).
         dataset: DatasetInfo.
         compile_mode: 'xla', 'function' (tf.function without XLA) or 'eager' (`steps.py`).
     """
