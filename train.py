@@ -226,9 +226,6 @@ def schedule_resolution(config):
         from stylegan_tf import dataset  # pylint: disable=import-outside-toplevel
         return dataset.TFRecordDataset(path).resolution
     known = config_lib.KNOWN_RESOLUTIONS.get(config.dataset.tfrecord_dir)
-    suffix = config.dataset.tfrecord_dir.removeprefix(config_lib.FACES_DATASET_PREFIX)
-    if known is None and suffix != config.dataset.tfrecord_dir and suffix.isdigit():
-        known = int(suffix)  # the faces demo's frl-faces-<R>, written on first use
     if known is None:
         raise ValueError(f'dataset "{path}" not found; give its resolution with --resolution.')
     return known

@@ -3,14 +3,15 @@
 # without augmentation and with ADA, one CPU core each, side by side; then FID (1k generated images
 # against all 243 faces) of the snapshots. Figures and grids: benchmarks/README.md, "Small data".
 #
-#   bash benchmarks/small_data_ada.sh [OUT]      # OUT default /tmp/small_data_ada
+#   bash benchmarks/small_data_ada.sh [OUT]      # OUT default results/small_data_ada
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-/tmp/small_data_ada}
+OUT=${1:-results/small_data_ada}
 KIMG=${KIMG:-48}
 mkdir -p "$OUT"
 # Writes the 64x64 dataset once, before the two runs start (they would both try to).
-.venv/bin/python -c "from stylegan_tf.dataset import demo; demo.ensure_faces_dataset('$OUT/datasets/frl-faces-64', 64)"
+.venv/bin/python -c "import sys; from stylegan_tf.dataset import demo; demo.ensure_faces_dataset(sys.argv[1], 64)" \
+  "$OUT/datasets/frl-faces-64"
 core=0
 for aug in noaug ada; do
   taskset -c $core .venv/bin/python train.py --config=demo-ada --aug=$aug --outdir="$OUT/$aug" \

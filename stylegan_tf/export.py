@@ -51,7 +51,7 @@ def _generator_function(Gs, truncation_cutoff, noise_mode, batch, outputs):
     if Gs.label_size:
         signature.append(tf.TensorSpec([batch, Gs.label_size], tf.float32, name="labels"))
     signature.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
-    lod = float(np.asarray(Gs.lod))
+    lod = float(np.asarray(Gs.lod)) if hasattr(Gs, "lod") else 0.0  # StyleGAN2-ADA's G_main has none
 
     def generate(latents, labels, truncation_psi):
         return outputs(_truncated_images(Gs, latents, labels, truncation_psi, cutoff, noise_mode, lod))

@@ -230,13 +230,14 @@ class MinibatchStddev(keras.layers.Layer):
     """Appends the minibatch standard deviation feature(s) as the last channel(s).
 
     Args:
-        group_size: samples per group (min(group_size, N) is used; N must be divisible by it).
+        group_size: samples per group (min(group_size, N) is used; N must be divisible by it);
+            None: the whole minibatch is one group.
         num_new_features: channel groups, one feature each.
     """
 
     def __init__(self, group_size=4, num_new_features=1, **kwargs):
         super().__init__(**kwargs)
-        self.group_size = int(group_size)
+        self.group_size = None if group_size is None else int(group_size)
         self.num_new_features = int(num_new_features)
 
     def call(self, x):

@@ -186,7 +186,10 @@ _PROGAN_FUNCS = ("G_paper", "D_paper")
 # Top-level build functions of the StyleGAN release (G_style, D_basic; also StyleGAN2's config A)
 # and of the StyleGAN2 release; components are rebuilt by their parent.
 _BUILDERS = networks.BUILD_FUNCTIONS
-_STATE_VERSIONS = (2, 3, 4)  # StyleGAN writes 3 (2 in early pickles), StyleGAN2 4
+# StyleGAN writes 3 (2 in early pickles), StyleGAN2 4, StyleGAN2-ADA's TF release 5, whose build
+# functions reuse StyleGAN2's names for other networks: the version picks the table.
+_BUILDERS_BY_VERSION = {2: _BUILDERS, 3: _BUILDERS, 4: _BUILDERS, 5: networks.ADA_BUILD_FUNCTIONS}
+_ALL_BUILDERS = (*_BUILDERS.values(), *networks.ADA_BUILD_FUNCTIONS.values())
 
 
 def _check_static_kwargs(kwargs, what, path):
@@ -236,24 +239,21 @@ def _check_state_fields(obj, what, path):
 
 def _check_network_state(obj, what, path):
     state = _check_state_fields(obj, what, path)
-    if state.get("version") == 5:
-        raise LegacyPickleError(
-            f"{path}: {what} is a StyleGAN2-ADA (TF) network (state version 5, build function "
-            f"{state['build_func_name']!r} of its training/networks.py: no lod, fp16 layers, conv clamping, "
-            "label embeddings), not one of the StyleGAN2 release's builders; stylegan-tf loads the StyleGAN and "
-            "StyleGAN2 releases' pickles (versions 2-4).")
-    if state.get("version") not in _STATE_VERSIONS:
+    version = state.get("version")
+    if isinstance(version, bool) or version not in _BUILDERS_BY_VERSION:
         raise LegacyPickleError(f"{path}: {what} has network state version "
-                                f"{state.get('version')!r}; versions 2 to 4 are supported.")
+                                f"{version!r}; versions 2 to 5 are supported.")
     func = state["build_func_name"]
     if func in _PROGAN_FUNCS:
         raise LegacyPickleError(f"{path}: {what} is a Progressive GAN network (build function "
                                 f"{func}); stylegan-tf loads StyleGAN networks (G_style / "
                                 "D_basic) only.")
-    if func not in _BUILDERS:
-        raise LegacyPickleError(f"{path}: {what} has unknown build function {func!r}; "
-                                f"expected one of {', '.join(_BUILDERS)}.")
-    return state
+    builders = _BUILDERS_BY_VERSION[version]
+    if func not in builders:
+        release = "StyleGAN2-ADA's" if version == 5 else "the StyleGAN and StyleGAN2 releases'"
+        raise LegacyPickleError(f"{path}: {what} has unknown build function {func!r}: not one of {release} "
+                                f"(state version {version}); expected one of {', '.join(builders)}.")
+    return state, builders[func]
 
 
 def _flatten_state_variables(state, prefix=""):
@@ -268,8 +268,7 @@ def network_from_state(obj, what="network", path="<pickle>", runtime=None):
     """Builds the Keras network described by one unpickled `NetworkState` (computing as `runtime`
     says, `networks.runtime.Runtime`) and assigns its variables; every stored variable must be used
     and every Keras variable assigned."""
-    state = _check_network_state(obj, what, path)
-    builder = _BUILDERS[state["build_func_name"]]
+    state, builder = _check_network_state(obj, what, path)
     kwargs = dict(state["static_kwargs"])
     ignored = {key: kwargs.pop(key) for key in sorted(set(kwargs) - set(builder.ACCEPTED))} \
         if builder.PICKLED_KWARGS_MAY_EXTEND else {}
@@ -345,17 +344,42 @@ def load_network(path, what="network", runtime=None):
 
 
 
+_NETWORK_MODULES = {3: "networks_stylegan", 4: "networks_stylegan2", 5: "networks"}
+
+
 def _build_module_src(version):
     # A module of our own that imports the release's networks, so that the original code run from
     # its checkout (and the TF1 tools built on it) loads our pickles; never the release's source.
-    return f"from training.{'networks_stylegan2' if version >= 4 else 'networks_stylegan'} import *\n"
+    return f"from training.{_NETWORK_MODULES[max(version, 3)]} import *\n"
 
 
-def _own_state(version, name, func_name, static_kwargs, variables, components=None):
-    return NetworkState({
-        "version": version, "name": name, "static_kwargs": dict(static_kwargs),
-        "components": dict(components or {}), "build_module_src": _build_module_src(version),
-        "build_func_name": func_name, "variables": variables})
+def _network_state(version, name, func_name, static_kwargs, variables, components=None, io_fields=None):
+    """A `NetworkState` as the original `Network.__getstate__` writes it (`io_fields`: version 5's)."""
+    state = {"version": version, "name": name, "static_kwargs": dict(static_kwargs),
+             "components": dict(components or {}), "build_module_src": _build_module_src(version),
+             "build_func_name": func_name, "variables": variables}
+    if version >= 5:
+        state.update(io_fields)
+    return NetworkState(state)
+
+
+def _own_state(version, net, variables, components=None, io_fields=None):
+    return _network_state(version, net.name, net.FUNC_NAME, _pickled_kwargs(net), variables, components, io_fields)
+
+
+def _io_fields(inputs, outputs):
+    """Version 5's record of a network's inputs and outputs: {name: NCHW shape, batch None}."""
+    return {"input_shapes": list(inputs.values()), "output_shapes": list(outputs.values()),
+            "input_names": list(inputs), "output_names": list(outputs)}
+
+
+def _generator_io_fields(G):
+    """Version 5's input/output records of a generator and of its synthesis and mapping networks."""
+    image = {"images_out": [None, G.num_channels, G.resolution, G.resolution]}
+    latents = {"latents_in": [None, G.latent_size], "labels_in": [None, G.label_size]}
+    return {"G": _io_fields(latents, image),
+            "synthesis": _io_fields({"dlatents_in": [None, G.num_layers, G.dlatent_size]}, image),
+            "mapping": _io_fields(latents, {"dlatents_out": [None, G.num_layers, G.dlatent_size]})}
 
 
 def _stored_value(name, variable):
@@ -368,19 +392,21 @@ def network_to_state(net):
     discriminator of either release (state version 3 for StyleGAN's, 4 for StyleGAN2's, or the
     version the network was loaded from)."""
     own = lambda names: [(n, _stored_value(n, v)) for n, v in names]  # noqa: E731
-    if type(net) not in _BUILDERS.values():
+    if type(net) not in _ALL_BUILDERS:
         raise TypeError(f"expected a generator or discriminator, got {type(net).__name__}.")
     version = getattr(net, "state_version", net.STATE_VERSION)
     if not hasattr(net, "synthesis"):
-        return _own_state(version, net.name, net.FUNC_NAME, _pickled_kwargs(net),
-                          own(net.original_variables().items()))
+        image = [None, net.num_channels, net.resolution, net.resolution]
+        io_fields = _io_fields({"images_in": image, "labels_in": [None, net.label_size]}, {"scores_out": [None, 1]})
+        return _own_state(version, net, own(net.original_variables().items()), io_fields=io_fields)
+    io_fields = _generator_io_fields(net)
     components = {}
     for key, component in (("synthesis", net.synthesis), ("mapping", net.mapping)):
-        components[key] = _own_state(version, component.name, component.FUNC_NAME, _pickled_kwargs(component),
-                                     own(component.original_variables().items()))
+        components[key] = _own_state(version, component, own(component.original_variables().items()),
+                                     io_fields=io_fields[key])
     components["mapping"].state["static_kwargs"]["dlatent_broadcast"] = net.num_layers
-    own_vars = [("lod", net.lod), ("dlatent_avg", net.dlatent_avg)]
-    return _own_state(version, net.name, net.FUNC_NAME, _pickled_kwargs(net), own(own_vars), components)
+    own_vars = ([("lod", net.lod)] if hasattr(net, "lod") else []) + [("dlatent_avg", net.dlatent_avg)]
+    return _own_state(version, net, own(own_vars), components, io_fields["G"])
 
 
 def _pickled_kwargs(net):

@@ -32,8 +32,8 @@ NOISE_MODES = ("const", "random", "none")
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multiworker")
 LOOPS = ("stylegan", "stylegan2")
-G_FUNCS = ("G_style", "G_main")
-D_FUNCS = ("D_basic", "D_stylegan2", "D_stylegan")
+G_FUNCS = ("G_style", "G_main", "G_main_ada")  # networks.GENERATORS: "G_main_ada" is StyleGAN2-ADA's G_main
+D_FUNCS = ("D_basic", "D_stylegan2", "D_stylegan", "D_main")
 G_LOSS_NAMES = ("G_wgan", "G_logistic_saturating", "G_logistic_nonsaturating", "G_logistic_ns",
                 "G_logistic_ns_pathreg")
 D_LOSS_NAMES = ("D_wgan", "D_wgan_gp", "D_hinge", "D_hinge_gp", "D_logistic", "D_logistic_simplegp",

@@ -8,6 +8,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DIR = pathlib.Path(os.environ.get("STYLEGAN_SHARED", REPO_ROOT.parent / "shared"))
 FIXTURES_DIR = SHARED_DIR / "fixtures"
 FACES_DIR = SHARED_DIR / "data" / "frl_faces_256"
+REPO_FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"  # the fixtures this repository made (small)
 
 
 def shared_fixture(path):
@@ -19,10 +20,10 @@ def shared_fixture(path):
     return path
 
 
-def fixture_dirs(default_subdir, env_var=None):
-    """Every fixture directory under shared/fixtures/<default_subdir> plus those in $env_var."""
+def fixture_dirs(default_subdir, env_var=None, root=FIXTURES_DIR):
+    """Every fixture directory under <root>/<default_subdir> (root: shared/fixtures) plus those in $env_var."""
     dirs = []
-    base = FIXTURES_DIR / default_subdir
+    base = root / default_subdir
     if base.is_dir():
         dirs += sorted(p for p in base.iterdir() if p.is_dir())
     for entry in (os.environ.get(env_var, "") if env_var else "").split(","):

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from stylegan_tf import legacy
 
-from conftest import fixture_dirs
+from conftest import REPO_FIXTURES_DIR, fixture_dirs
 
 OUTPUT_TOLERANCE = 1e-4   # max |ours - original| <= OUTPUT_TOLERANCE * (1 + max |original|)
 GRADIENT_TOLERANCE = 1e-3  # max |ours - original| <= GRADIENT_TOLERANCE * max |original|
@@ -49,10 +49,12 @@ def check_gradient(name, ours, original, exact, where=""):
 
 
 def all_fixture_dirs():
-    """Every network fixture: both releases' shared directories plus $STYLEGAN_FIXTURES (each is
-    dispatched on its meta.json, so StyleGAN and StyleGAN2 fixtures can be mixed there)."""
+    """Every network fixture: the StyleGAN and StyleGAN2 releases' shared directories, StyleGAN2-ADA's
+    in tests/fixtures, plus $STYLEGAN_FIXTURES (each is dispatched on its meta.json, so the families
+    can be mixed there)."""
     return (fixture_dirs("original-stylegan")
-            + fixture_dirs("original-stylegan2", "STYLEGAN_FIXTURES"))
+            + fixture_dirs("original-stylegan2")
+            + fixture_dirs("original-ada/networks", "STYLEGAN_FIXTURES", root=REPO_FIXTURES_DIR))
 
 
 @functools.lru_cache(maxsize=None)
@@ -194,12 +196,12 @@ def worst_errors(fixture):
         Gs.synthesis(fixture.arrays["synthesis_dlatents_in"], randomize_noise=False),
         nchw_to_nhwc(fixture.arrays["Gs_synthesis_images"]))
     for lod in fixture.meta["lods"]:
-        G.lod.assign(lod)
+        set_lod(G, lod)
         images = G(latents[:count_g], labels[:count_g], is_training=True, style_mixing_prob=None,
                    dlatent_avg_beta=None, randomize_noise=False)
         errors[f"G_images_lod{lod:.1f}"] = output_error(
             images, nchw_to_nhwc(fixture.arrays[f"G_images_lod{lod:.1f}"]))
-    G.lod.assign(0.0)
+    set_lod(G, 0.0)
     d_images = nchw_to_nhwc(fixture.arrays["D_images_in"])
     for key, batch, lod in fixture.d_score_cases():
         set_lod(D, lod)

@@ -49,7 +49,8 @@ def set_discriminator_sizes(net, config):
     net.resolution_log2 = ops.resolution_log2_of(net.resolution)
     net.num_channels = int(config["num_channels"])
     net.label_size = int(config["label_size"])
-    net.mbstd_group_size = int(config["mbstd_group_size"])
+    group = config["mbstd_group_size"]
+    net.mbstd_group_size = None if group is None else int(group)  # None: the whole minibatch (StyleGAN2-ADA)
     net.mbstd_num_features = int(config["mbstd_num_features"])
 
 
@@ -228,9 +229,16 @@ class NetworkModel(keras.Model):
         return {"name": self.name, "static_kwargs": self.static_kwargs.to_dict(),
                 "runtime": self.runtime.to_config()}
 
+    # The network's own output bound (StyleGAN2-ADA's `conv_clamp` kwarg), applied by every clamped
+    # layer at every precision; None: only the Runtime's bound of the low-precision layers.
+    conv_clamp = None
+
     def layer_kwargs(self, resolution, clamped=True):
         """dtype policy (and `conv_clamp`) of a layer of `resolution` (`Runtime.layer_kwargs`)."""
-        return self.runtime.layer_kwargs(resolution, self.resolution, clamped)
+        kwargs = self.runtime.layer_kwargs(resolution, self.resolution, clamped)
+        if clamped and self.conv_clamp is not None:
+            kwargs["conv_clamp"] = self.conv_clamp
+        return kwargs
 
     def float_input(self, value, what):
         """`value` as a tensor of the network's compute dtype (float32 unless it was built under
@@ -315,13 +323,17 @@ class NoiseInputs:
 
 
 def copy_network_variables(source, target, what="network"):
-    """Assigns every variable of `source` to the same-named variable of `target`.
+    """Assigns every variable of `source` to the same-named variable of `target` (a lod at 0 that
+    `target` lacks aside).
 
     Raises:
         ValueError: the networks' variables differ in names or shapes.
     """
-    src = source.original_variables()
     dst = target.original_variables()
+    # A non-progressive network's lod at 0 means nothing to one without lod (StyleGAN2's G_main into
+    # StyleGAN2-ADA's, whose variables are otherwise the same).
+    src = {name: variable for name, variable in source.original_variables().items()
+           if name in dst or not (name.split("/")[-1] == "lod" and float(np.asarray(variable)) == 0.0)}
     if list(src) != list(dst):
         missing = [name for name in dst if name not in src]
         extra = [name for name in src if name not in dst]

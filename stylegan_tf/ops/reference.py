@@ -213,10 +213,10 @@ def conv2d_downscale2d(x, weight, fused):
 def minibatch_stddev(x, group_size=4, num_new_features=1):
     """Appends the mean standard deviation over strided sample groups as new last channels.
 
-    Sample i belongs to group `i mod M` with M = N / G (the original's reshape to [G, M, ...]).
-    x: [NHWC] -> [N, H, W, C + num_new_features].
+    Sample i belongs to group `i mod M` with M = N / G (the original's reshape to [G, M, ...]);
+    `group_size` None: one group of the whole minibatch. x: [NHWC] -> [N, H, W, C + num_new_features].
     """
-    group_size = tf.minimum(group_size, tf.shape(x)[0])
+    group_size = tf.shape(x)[0] if group_size is None else tf.minimum(group_size, tf.shape(x)[0])
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     y = tf.reshape(x, [group_size, -1, height, width, num_new_features,
                        channels // num_new_features])                        # [GMHWnc]

@@ -23,12 +23,6 @@ P_KEY = "Augment/p"
 ACCUMULATOR_KEY = "Augment/signs_real"  # [count, sum] since the last update
 
 
-def next_p(p, signs_sum, signs_count, target, images, ada_kimg):
-    """The release's update of p (NumPy; the trainer runs the same formula in TensorFlow)."""
-    rt = signs_sum / signs_count if signs_count > 0 else 0.0
-    return max(p + np.sign(rt - target) * images / (ada_kimg * 1000.0), 0.0)
-
-
 class AdaptiveAugment:
     """The pipeline, p, and the r_t accumulator of one training run.
 

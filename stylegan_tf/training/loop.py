@@ -29,8 +29,9 @@ def _open_dataset(config, log):
         demo.ensure_digits_dataset(path, log=log)
     elif tfrecord_dir.startswith(config_lib.FACES_DATASET_PREFIX):
         from stylegan_tf.dataset import demo
-        if demo.faces_resolution(tfrecord_dir):
-            demo.ensure_faces_dataset(path, demo.faces_resolution(tfrecord_dir), log=log)
+        resolution = demo.faces_resolution(tfrecord_dir)
+        if resolution:
+            demo.ensure_faces_dataset(path, resolution, log=log)
     if not os.path.isdir(path):
         raise ValueError(f'Dataset directory "{path}" does not exist (set --data_dir/--dataset; '
                          "create one with dataset_tool.py).")

@@ -297,6 +297,34 @@ def path_length_regularizer(G, pl_latents, labels, pl_noise, pl_mean, pl_decay=0
                                                  "Loss/pl_penalty": pl_penalty}
 
 
+# ----------------------------------------------------------------------------------------------
+# From a loss function to a training step's gradients and tick statistics.
+
+
+def mean_loss_gradients(variables, loss_name, loss_fn):
+    """Gradients of the batch-mean loss w.r.t. `variables` (zeros where disconnected) and the
+    loss function's series with the mean loss under `loss_name`."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch([var.value for var in variables])
+        loss, series = loss_fn()
+        loss = tf.reduce_mean(loss)
+    grads = tape.gradient(loss, [var.value for var in variables])
+    grads = [tf.zeros_like(var) if grad is None else grad for grad, var in zip(grads, variables)]
+    stats = series_stats(series)
+    stats[loss_name] = loss
+    return grads, stats
+
+
+def series_stats(series):
+    """{name: tensor} -> {name/sum, name/count} float32 scalars (the tick mean's parts)."""
+    stats = {}
+    for name, value in series.items():
+        value = tf.cast(value, tf.float32)
+        stats[f"{name}/sum"] = tf.reduce_sum(value)
+        stats[f"{name}/count"] = tf.cast(tf.size(value), tf.float32)
+    return stats
+
+
 G_LOSSES = {
     "G_wgan": G_wgan,
     "G_logistic_saturating": G_logistic_saturating,

@@ -172,3 +172,21 @@ def lod_range_of(lod):
     if lod == level:
         return (lod, lod)
     return (float(np.nextafter(level, level + 1)), float(np.nextafter(level + 1, level)))
+
+
+class AtLodRange:
+    """A network called with a fixed `lod_range` (what the loss functions see as G or D; G's
+    `compute_dlatents` and `synthesis` for the path-length regularizer)."""
+
+    def __init__(self, net, lod_range):
+        self.net = net
+        self.lod_range = lod_range
+
+    def __call__(self, *args, **kwargs):
+        return self.net(*args, lod_range=self.lod_range, **kwargs)
+
+    def compute_dlatents(self, *args, **kwargs):
+        return self.net.compute_dlatents(*args, **kwargs)
+
+    def synthesis(self, dlatents, **kwargs):
+        return self.net.synthesis(dlatents, lod_range=self.lod_range, **kwargs)

@@ -38,50 +38,8 @@ from stylegan_tf.training import distribute, losses, optimizer
 from stylegan_tf.training.adaptive import AdaptiveAugment, AugmentedD
 from stylegan_tf.training.optimizer import lazy_regularization_ratio
 from stylegan_tf.training.reals import process_reals
-from stylegan_tf.training.schedule import lod_range_of
+from stylegan_tf.training.schedule import AtLodRange, lod_range_of
 from stylegan_tf.training.steps import StepCompiler
-
-
-def _mean_loss_gradients(variables, loss_name, loss_fn):
-    """Gradients of the batch-mean loss w.r.t. `variables` (zeros where disconnected) and the
-    loss function's series with the mean loss under `loss_name`."""
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch([var.value for var in variables])
-        loss, series = loss_fn()
-        loss = tf.reduce_mean(loss)
-    grads = tape.gradient(loss, [var.value for var in variables])
-    grads = [tf.zeros_like(var) if grad is None else grad for grad, var in zip(grads, variables)]
-    stats = _series_stats(series)
-    stats[loss_name] = loss
-    return grads, stats
-
-
-def _series_stats(series):
-    """{name: tensor} -> {name/sum, name/count} float32 scalars (the tick mean's parts)."""
-    stats = {}
-    for name, value in series.items():
-        value = tf.cast(value, tf.float32)
-        stats[f"{name}/sum"] = tf.reduce_sum(value)
-        stats[f"{name}/count"] = tf.cast(tf.size(value), tf.float32)
-    return stats
-
-
-class _AtLodRange:
-    """A network called with a fixed `lod_range` (what the loss functions see as G or D; G's
-    `compute_dlatents` and `synthesis` for the path-length regularizer)."""
-
-    def __init__(self, net, lod_range):
-        self.net = net
-        self.lod_range = lod_range
-
-    def __call__(self, *args, **kwargs):
-        return self.net(*args, lod_range=self.lod_range, **kwargs)
-
-    def compute_dlatents(self, *args, **kwargs):
-        return self.net.compute_dlatents(*args, **kwargs)
-
-    def synthesis(self, dlatents, **kwargs):
-        return self.net.synthesis(dlatents, lod_range=self.lod_range, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,12 +117,15 @@ class Trainer:
             runtime = Runtime(impl="xla" if compile_mode == "xla" else "ref", precision=config.precision,
                               num_fp16_res=config.num_fp16_res, conv_clamp=config.conv_clamp)
             self.G = networks.GENERATORS[config.G_func](name="G", runtime=runtime, **common, **config.G_args)
-            self.D = networks.DISCRIMINATORS[config.D_func](name="D", runtime=runtime, **common, **config.D_args)
-            if config.loop == "stylegan2":
-                self.G.state_version = self.D.state_version = 4
+            # StyleGAN2-ADA's D_main records Freeze-D in its kwargs, as the release's --freezed does.
+            freeze = {"freeze_layers": int(config.D_freeze_layers)} if config.D_func == "D_main" else {}
+            self.D = networks.DISCRIMINATORS[config.D_func](name="D", runtime=runtime, **common, **config.D_args,
+                                                            **freeze)
+            if config.loop == "stylegan2":  # written as the StyleGAN2 release (or StyleGAN2-ADA's) does
+                self.G.state_version = self.D.state_version = max(4, self.G.STATE_VERSION)
             self.Gs = self.G.clone("Gs", impl="xla" if compile_mode == "xla" else "fast")
             self.G_opt = self._make_optimizer(self.G, config.G_opt, "TrainG", self.G_ratio)
-            self.D_frozen = self._frozen_d_layers(int(config.D_freeze_layers))
+            self.D_frozen = networks.frozen_layer_scopes(self.D, int(config.D_freeze_layers))
             self.D_opt = self._make_optimizer(self.D, config.D_opt, "TrainD", self.D_ratio, self.D_frozen)
             # The running mean of path lengths: one per replica, as the original's per GPU.
             self.pl_mean = (tf.Variable(0.0, trainable=False, name="pl_mean")
@@ -187,17 +148,6 @@ class Trainer:
         """Assigns the variables of loaded networks (a snapshot or an original pickle) to ours."""
         for source, target, what in ((G, self.G, "G"), (D, self.D, "D"), (Gs, self.Gs, "Gs")):
             copy_network_variables(source, target, what)
-
-    def _frozen_d_layers(self, count):
-        """The scopes of D's first `count` layers (StyleGAN2-ADA's Freeze-D, `--freezed`)."""
-        if not count:
-            return ()
-        if not hasattr(self.D, "layer_scopes"):
-            raise ValueError(f"--freezed needs D_stylegan2; {self.config.D_func} has no layer order to freeze.")
-        scopes = self.D.layer_scopes()
-        if count > len(scopes):
-            raise ValueError(f"--freezed={count}: this D has {len(scopes)} layers that can be frozen.")
-        return tuple(scopes[:count])
 
     def _make_optimizer(self, net, opt_config, name, ratio, frozen=()):
         """Adam over the trainable variables of `net`, except those of the `frozen` layer scopes."""
@@ -252,9 +202,9 @@ class Trainer:
         return float(np.float32(0.5) ** (np.float32(minibatch) / np.float32(half_life)))
 
     def _set_lod(self, lod):
-        self.G.lod.assign(lod)  # also G_synthesis/lod: one variable
-        if getattr(self.D, "lod", None) is not None:  # D_stylegan2 has none
-            self.D.lod.assign(lod)
+        for net in (self.G, self.D):  # G.lod is also G_synthesis/lod; D_stylegan2 and StyleGAN2-ADA's have none
+            if getattr(net, "lod", None) is not None:
+                net.lod.assign(lod)
 
     def _replica_slice(self, values, slot, batch):
         """The rows of one pass on one replica (`slot` = replica * passes + pass) of a tensor drawn
@@ -295,12 +245,12 @@ class Trainer:
                               self.resolution, mirror_random)
         labels = self._labels_or_none(labels)
         # The lazy R1 step re-scores the D step's reals (same seed) through augmentations of its own.
-        D = self._seen_by_d(_AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
+        D = self._seen_by_d(AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
         if terms == "reg":
             def reg_loss():
                 reg, series = losses.r1_regularizer(D, reals, labels, **self.D_reg_kwargs)
                 return reg * float(self.D_reg_interval), series
-            return _mean_loss_gradients(self.D_opt.variables, "Loss/D_reg", reg_loss)
+            return losses.mean_loss_gradients(self.D_opt.variables, "Loss/D_reg", reg_loss)
         latents = self._replica_slice(
             losses.stateless_normal([global_batch, self.G.latent_size], seeds[1]), slot, batch)
         kwargs = dict(self.D_loss_kwargs)
@@ -309,7 +259,7 @@ class Trainer:
                                                                        alg="philox")
 
         def loss_fn():
-            loss, series = self.D_loss_fn(_AtLodRange(self.G, lod_range), D, latents, reals,
+            loss, series = self.D_loss_fn(AtLodRange(self.G, lod_range), D, latents, reals,
                                           labels, **kwargs)
             if self.augment is not None:  # r_t counts the main D step only, as the TF release
                 self.augment.count_real_signs(series["Loss/scores/real"])
@@ -318,7 +268,7 @@ class Trainer:
                 loss = tf.reduce_mean(loss) + tf.reduce_mean(reg)  # the original's [N, N] mean
                 series.update(reg_series)
             return loss, series
-        return _mean_loss_gradients(self.D_opt.variables, "Loss/D_loss", loss_fn)
+        return losses.mean_loss_gradients(self.D_opt.variables, "Loss/D_loss", loss_fn)
 
     def _seen_by_d(self, D, seed, global_batch, slot, terms):
         """D, or D behind the augmentation pipeline (`adaptive.AugmentedD`)."""
@@ -357,13 +307,13 @@ class Trainer:
         global_batch = batch * self.num_replicas * rounds
         seeds = tf.random.experimental.stateless_split(seed, num=2, alg="philox")
         self._set_lod(lod)
-        G = _AtLodRange(self.G, lod_range)
-        D = self._seen_by_d(_AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
+        G = AtLodRange(self.G, lod_range)
+        D = self._seen_by_d(AtLodRange(self.D, lod_range), seed, global_batch, slot, terms)
         if terms == "reg":
             def reg_loss():
                 reg, series = self._path_length_reg(G, rounds, batch, seed, slot)
                 return reg * float(self.G_reg_interval), series
-            return _mean_loss_gradients(self.G_opt.variables, "Loss/G_reg", reg_loss)
+            return losses.mean_loss_gradients(self.G_opt.variables, "Loss/G_reg", reg_loss)
         latents = self._replica_slice(
             losses.stateless_normal([global_batch, self.G.latent_size], seeds[0]), slot, batch)
         labels = self._random_labels(global_batch, seeds[1], slot, batch)
@@ -376,7 +326,7 @@ class Trainer:
                 loss = tf.reduce_mean(loss) + tf.reduce_mean(reg)
                 series.update(reg_series)
             return loss, series
-        return _mean_loss_gradients(self.G_opt.variables, "Loss/G_loss", loss_fn)
+        return losses.mean_loss_gradients(self.G_opt.variables, "Loss/G_loss", loss_fn)
 
     def _d_apply(self, grads, lrate, gs_beta):
         overflow = self.D_opt.apply(grads, lrate)

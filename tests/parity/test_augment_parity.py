@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf import augment
+from stylegan_tf import augment, names
+from stylegan_tf.ops import image_transforms
 
 from original_fixtures import GRADIENT_TOLERANCE, OUTPUT_TOLERANCE, gradient_error, nchw_to_nhwc, output_error
 
@@ -82,12 +83,12 @@ def run_case(arrays, case, static_padding):
 def test_fixtures_were_found():
     dirs = augment_fixture_dirs()
     assert dirs, f"no augmentation fixtures under {FIXTURES}"
-    names = {case["name"] for d in dirs for case in json.loads((d / "meta.json").read_text())["cases"]}
+    recorded = {case["name"] for d in dirs for case in json.loads((d / "meta.json").read_text())["cases"]}
     for op in augment.OP_DEFAULTS:
-        if op in augment.names.AUGMENT_OPS:
-            assert any(name.startswith(f"op-{op}-") for name in names), op
-    for preset in augment.names.AUGMENT_PIPES:
-        assert any(name.startswith(f"preset-{preset}-") for name in names), preset
+        if op in names.AUGMENT_OPS:
+            assert any(name.startswith(f"op-{op}-") for name in recorded), op
+    for preset in names.AUGMENT_PIPES:
+        assert any(name.startswith(f"preset-{preset}-") for name in recorded), preset
 
 
 def test_presets_match_the_release():
@@ -96,7 +97,7 @@ def test_presets_match_the_release():
             if case["name"].startswith("preset-"):
                 preset = case["name"].split("-")[1]
                 enabled = {op for op, value in augment.pipeline_ops(preset).items()
-                           if op in augment.names.AUGMENT_OPS and value}
+                           if op in names.AUGMENT_OPS and value}
                 assert enabled == set(case["ops"]), preset
 
 
@@ -112,8 +113,8 @@ def test_augmentation_matches_the_release(directory, case):
         batch, size = images.shape[0], images.shape[1]
         inverse = pipeline.geometric_matrix(batch, size, size, tf.constant(1.0), augment.RandomDraws(batch),
                                             case["percentile"])
-        low, _ = augment.warp_margins(inverse, size, size, static_padding=False)
-        ours = tf.reshape(augment.sampling_transform(inverse, size, size, low), [batch, 9])[:, :8].numpy()
+        low, _ = image_transforms.warp_margins(inverse, size, size, static_padding=False)
+        ours = tf.reshape(image_transforms.sampling_transform(inverse, size, size, low), [batch, 9])[:, :8].numpy()
         np.testing.assert_allclose(ours, arrays[f"{case['name']}/transforms"], rtol=1e-5, atol=1e-4)
     if case.get("has_grad"):
         release_grad = nchw_to_nhwc(arrays[f"{case['name']}/grad"])

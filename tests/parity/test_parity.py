@@ -1,7 +1,8 @@
 """Our networks, loaded from pickles made by the ORIGINAL code, reproduce its recorded outputs.
 
-Every directory in ../shared/fixtures/original-stylegan, ../shared/fixtures/original-stylegan2 and
-$STYLEGAN_FIXTURES is checked, driven by its meta.json (StyleGAN and StyleGAN2 alike).
+Every directory in ../shared/fixtures/original-stylegan, ../shared/fixtures/original-stylegan2,
+tests/fixtures/original-ada/networks and $STYLEGAN_FIXTURES is checked, driven by its meta.json
+(StyleGAN, StyleGAN2 and StyleGAN2-ADA alike).
 """
 
 import numpy as np
@@ -33,6 +34,7 @@ def fixture(request):
 def test_fixtures_were_found():
     assert FIXTURE_DIRS, "no original-stylegan fixtures found: is ../shared next to the checkout?"
     assert any("stylegan2" in str(path) for path in FIXTURE_DIRS), "no original-stylegan2 fixtures found"
+    assert any("original-ada" in str(path) for path in FIXTURE_DIRS), "no original-ada network fixtures found"
 
 
 def test_loaded_networks_match_meta(fixture):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stylegan_tf.training import adaptive, phases, resume, trainer
 from stylegan_tf.training import config as config_lib
+from stylegan_tf.training import phases, resume, trainer
 
 from conftest import REPO_ROOT
 from training_fixtures import TINY_D_ARGS, TINY_G_ARGS
@@ -19,22 +19,29 @@ G_ARGS = dict(TINY_G_ARGS, style_mixing_prob=0.0)  # StyleGAN2's G_main
 D_ARGS = dict(TINY_D_ARGS, mbstd_group_size=1)
 
 
+def next_p(p, signs_sum, signs_count, target, images, ada_kimg):
+    """The TF release's update of p (`AdaptiveAugment.tune` with the 'rt' heuristic), in NumPy."""
+    rt = signs_sum / signs_count if signs_count > 0 else 0.0
+    return max(p + np.sign(rt - target) * images / (ada_kimg * 1000.0), 0.0)
+
+
 def test_update_rule_is_the_releases():
     # p += sign(r_t - target) * images / (ada_kimg * 1000), p >= 0, no upper clamp.
-    assert adaptive.next_p(0.2, signs_sum=8, signs_count=10, target=0.6, images=128, ada_kimg=500) == \
+    assert next_p(0.2, signs_sum=8, signs_count=10, target=0.6, images=128, ada_kimg=500) == \
         pytest.approx(0.2 + 128 / 500000)
-    assert adaptive.next_p(0.2, 2, 10, 0.6, 128, 500) == pytest.approx(0.2 - 128 / 500000)
-    assert adaptive.next_p(0.0001, -10, 10, 0.6, 128, 500) == 0.0
-    assert adaptive.next_p(1.0, 10, 10, 0.6, 128000, 100) == pytest.approx(2.28)
-    assert adaptive.next_p(0.3, 0, 0, 0.6, 128, 500) == pytest.approx(0.3 - 128 / 500000)  # no reals: r_t 0
+    assert next_p(0.2, 2, 10, 0.6, 128, 500) == pytest.approx(0.2 - 128 / 500000)
+    assert next_p(0.0001, -10, 10, 0.6, 128, 500) == 0.0
+    assert next_p(1.0, 10, 10, 0.6, 128000, 100) == pytest.approx(2.28)
+    assert next_p(0.3, 0, 0, 0.6, 128, 500) == pytest.approx(0.3 - 128 / 500000)  # no reals: r_t 0
 
 
 def _ada_trainer(mode="ada", p=0.0, compile_mode="function", **config_changes):
-    config = config_lib.TrainConfig(
-        G_func="G_main", D_func="D_stylegan2", loop="stylegan2", lazy_regularization=True,
-        G_args=dict(G_ARGS), D_args=dict(D_ARGS),
-        G_loss=config_lib.LossConfig("G_logistic_ns"), D_loss=config_lib.LossConfig("D_logistic_r1", {"gamma": 1.0}),
-        augment=config_lib.AugmentConfig(mode=mode, p=p, ada_kimg=1.0), **config_changes)
+    config = config_lib.TrainConfig(**{
+        "G_func": "G_main", "D_func": "D_stylegan2", "loop": "stylegan2", "lazy_regularization": True,
+        "G_args": dict(G_ARGS), "D_args": dict(D_ARGS),
+        "G_loss": config_lib.LossConfig("G_logistic_ns"),
+        "D_loss": config_lib.LossConfig("D_logistic_r1", {"gamma": 1.0}),
+        "augment": config_lib.AugmentConfig(mode=mode, p=p, ada_kimg=1.0), **config_changes})
     return trainer.Trainer(tf.distribute.get_strategy(), config,
                            trainer.DatasetInfo(8, 3, 0, np.zeros([4, 0], np.float32)), compile_mode=compile_mode)
 
@@ -57,7 +64,7 @@ def test_main_d_steps_count_the_signs_and_r1_steps_do_not():
     stats = t.tune_augment(8 * 4)
     rt = total / count
     assert float(stats["Augment/rt"]) == pytest.approx(rt)
-    assert float(t.augment.p.numpy()) == pytest.approx(adaptive.next_p(0.5, total, count, 0.6, 32, 1.0))
+    assert float(t.augment.p.numpy()) == pytest.approx(next_p(0.5, total, count, 0.6, 32, 1.0))
     assert t.augment.accumulator.numpy().tolist() == [0.0, 0.0]
 
 
@@ -133,7 +140,7 @@ def test_two_mirrored_replicas_augment_and_tune_as_one():
     total = sum(acc[1] for acc in values["accumulators_two"])
     assert total == values["accumulator_one"][1]  # ... and together they are the one replica's
     assert values["rt"][0] == values["rt"][1] == pytest.approx(total / 8)
-    expected = adaptive.next_p(0.5, total, 8, 0.6, 32, 1.0)
+    expected = next_p(0.5, total, 8, 0.6, 32, 1.0)
     assert values["p_two"] == pytest.approx([expected, expected])
     assert values["accumulators_after"] == [[0.0, 0.0], [0.0, 0.0]]
 
@@ -147,6 +154,8 @@ def test_ada_cfgs_have_the_releases_numbers():
     assert paper256.D_args["mbstd_group_size"] == 8 and paper256.G_args["fmap_base"] == 8192
     assert paper256.D_loss.kwargs["gamma"] == 1.0 and paper256.G_smoothing_kimg == 20
     assert paper256.G_args["mapping_layers"] == 8 and paper256.augment.mode == "ada"
+    assert (paper256.G_func, paper256.D_func) == ("G_main_ada", "D_main")  # the release's networks
+    assert paper256.G_args["conv_clamp"] == paper256.D_args["conv_clamp"] == 256
     cifar = config_lib.preset("ada-cifar")
     assert cifar.G_loss.func_name == "G_logistic_ns" and cifar.D_args["architecture"] == "orig"
     assert cifar.G_args["mapping_layers"] == 2 and cifar.G_smoothing_rampup == 0.05
@@ -168,13 +177,26 @@ def test_gs_half_life_ramp():
     assert t.gs_beta(32, nimg=10 ** 7) == pytest.approx(0.5 ** (32 / 10000), rel=1e-6)
 
 
-def test_freezed_excludes_d_layers_from_the_input_side():
-    t = _ada_trainer(D_freeze_layers=3)
+@pytest.mark.parametrize("G_func,D_func", [("G_main", "D_stylegan2"), ("G_main_ada", "D_main")])
+def test_freezed_excludes_d_layers_from_the_input_side(G_func, D_func):
+    t = _ada_trainer(D_freeze_layers=3, G_func=G_func, D_func=D_func)
     assert t.D_frozen == ("8x8/FromRGB", "8x8/Conv0", "8x8/Conv1_down")
     assert not any(name.startswith(t.D_frozen) for name in t.D_opt.names)
     assert any(name.startswith("8x8/Skip") for name in t.D_opt.names)
+    if D_func == "D_main":  # recorded in its kwargs, and the frozen variables are not trainable
+        assert t.D.static_kwargs["freeze_layers"] == 3
+        assert not any(variable.trainable for name, variable in t.D.original_variables().items()
+                       if name.startswith(t.D_frozen))
     with pytest.raises(ValueError, match="this D has 6 layers"):
-        _ada_trainer(D_freeze_layers=7)
+        _ada_trainer(D_freeze_layers=7, G_func=G_func, D_func=D_func)
+
+
+@pytest.mark.parametrize("changes", [dict(G_func="G_main_ada"), dict(D_func="D_main"),
+                                     dict(G_func="G_main_ada", D_func="D_main", loop="stylegan")])
+def test_ada_networks_train_together_in_the_stylegan2_loop(changes):
+    config = {"G_func": "G_main", "D_func": "D_stylegan2", "loop": "stylegan2", **changes}
+    with pytest.raises(ValueError, match="StyleGAN2-ADA's networks .G_func G_main_ada, D_func D_main. train together"):
+        config_lib.TrainConfig(**config).validate()
 
 
 @pytest.mark.parametrize("args,message", [

@@ -171,6 +171,8 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, fixture_
 
     def flatten(state):
         yield state["name"], state["build_func_name"], state["static_kwargs"], state["version"]
+        if state["version"] >= 5:  # StyleGAN2-ADA's record of the inputs and outputs
+            yield tuple(repr(state[key]) for key in ("input_shapes", "output_shapes", "input_names", "output_names"))
         for name, value in state["variables"]:
             yield name, np.asarray(value).dtype, np.asarray(value).shape, np.asarray(value).tobytes()
         for key, component in state.get("components", {}).items():
@@ -180,8 +182,11 @@ def test_saved_networks_reproduce_the_original_pickle_exactly(tmp_path, fixture_
     for original, ours in zip(original_states, resaved):
         assert list(flatten(ours.state)) == list(flatten(original.state))
         # A one-line module importing the release's networks, so the original code loads it too.
-        module = "networks_stylegan2" if original.state["version"] >= 4 else "networks_stylegan"
+        module = {3: "networks_stylegan", 4: "networks_stylegan2", 5: "networks"}[original.state["version"]]
         assert ours.state["build_module_src"] == f"from training.{module} import *\n"
+    # Our own file round-trips byte for byte: load -> save writes exactly what was read.
+    legacy.save_networks(tmp_path / "again.pkl", *legacy.load_networks(path))
+    assert (tmp_path / "again.pkl").read_bytes() == path.read_bytes()
 
 
 def test_single_network_round_trip(tmp_path):

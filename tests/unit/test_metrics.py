@@ -337,7 +337,7 @@ def _synthetic_vgg16_pickle(path, widths=(4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8)
         variables += [(f"fc{index + 6}/weight", rng.randn(inputs, width).astype(np.float32) * 0.002),
                       (f"fc{index + 6}/bias", rng.randn(width).astype(np.float32) * 0.1)]
         inputs = width
-    legacy._write_atomically(path, legacy._own_state(4, "vgg16", "vgg16", {}, variables))
+    legacy._write_atomically(path, legacy._network_state(4, "vgg16", "vgg16", {}, variables))
     return path
 
 

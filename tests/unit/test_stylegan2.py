@@ -208,13 +208,19 @@ def test_save_load_round_trip_keeps_every_variable_and_the_version(tmp_path):
             assert a.numpy().tobytes() == b.numpy().tobytes(), name
 
 
-def test_stylegan2_ada_pickles_are_named(tmp_path):
+def test_version_5_is_read_as_stylegan2_ada(tmp_path):
     from original_fixtures import all_fixture_dirs
     directory = next(path for path in all_fixture_dirs() if path.name.startswith("e-"))
     states = list(legacy.read_pickle(directory / "network.pkl"))
-    states[0].state["version"] = 5
+    states[0].state["version"] = 5  # StyleGAN2's G_main claiming to be StyleGAN2-ADA's: it has a lod
     legacy._write_atomically(tmp_path / "ada.pkl", tuple(states))
-    with pytest.raises(legacy.LegacyPickleError, match="StyleGAN2-ADA"):
+    with pytest.raises(legacy.LegacyPickleError, match=
+                       "G stores variables that the rebuilt network does not have: lod"):
+        legacy.load_networks(tmp_path / "ada.pkl")
+    states[0].state["build_func_name"] = "G_synthesis_stylegan2"
+    legacy._write_atomically(tmp_path / "ada.pkl", tuple(states))
+    with pytest.raises(legacy.LegacyPickleError, match="not one of StyleGAN2-ADA's .state version 5.; expected one "
+                                                       "of G_main, D_main"):
         legacy.load_networks(tmp_path / "ada.pkl")
 
 

@@ -153,14 +153,16 @@ def original_config_text(config):
                  mirror_augment=config.mirror_augment, total_kimg=config.total_kimg)
     dataset = {key: value for key, value in dataclasses.asdict(config.dataset).items()
                if value not in (None, 0) or key == "tfrecord_dir"}
-    def module(func):
-        return "networks_stylegan" if func in ("G_style", "D_basic") else "networks_stylegan2"
+    def func_name(func):  # the release's module and name
+        if func in ("G_main_ada", "D_main"):
+            return f"training.networks.{func.removesuffix('_ada')}"
+        return f"training.{'networks_stylegan' if func in ('G_style', 'D_basic') else 'networks_stylegan2'}.{func}"
     values = {
-        "D": dict(func_name=f"training.{module(config.D_func)}.{config.D_func}", **config.D_args),
+        "D": dict(func_name=func_name(config.D_func), **config.D_args),
         "D_loss": dict(func_name=f"training.loss.{config.D_loss.func_name}",
                        **config.D_loss.kwargs),
         "D_opt": dataclasses.asdict(config.D_opt),
-        "G": dict(func_name=f"training.{module(config.G_func)}.{config.G_func}", **config.G_args),
+        "G": dict(func_name=func_name(config.G_func), **config.G_args),
         "G_loss": dict(func_name=f"training.loss.{config.G_loss.func_name}",
                        **config.G_loss.kwargs),
         "G_opt": dataclasses.asdict(config.G_opt),

@@ -237,18 +237,23 @@ def ada_spec(cfg, resolution=None, gpus=1):
                 ramp=0.05, map=2)
 
 
+# What the release's train.py gives both networks (they clamp at 256 in float32 too); the precision
+# itself is the run's --precision.
+_ADA_MIXED_PRECISION = dict(num_fp16_res=4, conv_clamp=256)
+
+
 def ada_config(cfg="auto", dataset="ffhq", resolution=None, gpus=1):
-    """StyleGAN2-ADA's `train.py --cfg` on the StyleGAN2 networks (G_main, D_stylegan2 resnet) with
-    adaptive augmentation ('bgc', target 0.6), lazy R1 and path-length regularization, the Gs
-    half-life and its ramp, mixed precision's num_fp16_res 4 and conv_clamp 256."""
+    """StyleGAN2-ADA's `train.py --cfg` on its networks (G_main_ada, D_main resnet, both with the
+    release's num_fp16_res 4 and conv_clamp 256 in their kwargs) with adaptive augmentation ('bgc',
+    target 0.6), lazy R1 and path-length regularization, the Gs half-life and its ramp."""
     spec = ada_spec(cfg, resolution, gpus)
     fmap_base = int(spec["fmaps"] * 16384)
     config = TrainConfig(
         desc=f"ada-{dataset}-{cfg}" + (str(gpus) if cfg == "auto" else ""),
         dataset=DatasetConfig(tfrecord_dir=dataset),
-        G_func="G_main", D_func="D_stylegan2", loop="stylegan2", lazy_regularization=True,
-        G_args=dict(fmap_base=fmap_base, fmap_max=512, mapping_layers=spec["map"]),
-        D_args=dict(fmap_base=fmap_base, fmap_max=512, mbstd_group_size=spec["mbstd"]),
+        G_func="G_main_ada", D_func="D_main", loop="stylegan2", lazy_regularization=True,
+        G_args=dict(fmap_base=fmap_base, fmap_max=512, mapping_layers=spec["map"], **_ADA_MIXED_PRECISION),
+        D_args=dict(fmap_base=fmap_base, fmap_max=512, mbstd_group_size=spec["mbstd"], **_ADA_MIXED_PRECISION),
         G_loss=LossConfig("G_logistic_ns_pathreg"), D_loss=LossConfig("D_logistic_r1", {"gamma": float(spec["gamma"])}),
         sched=ScheduleConfig(lod_initial_resolution=None, minibatch_base=spec["mb"],
                              minibatch_gpu_base=spec["mb"] // spec["ref_gpus"], G_lrate_base=spec["lrate"],
@@ -264,14 +269,14 @@ def ada_config(cfg="auto", dataset="ffhq", resolution=None, gpus=1):
 
 
 def demo_ada_config(resolution=32):
-    """The small-data demo: a small StyleGAN2 (config E networks, ADA's 2-layer mapping) on the 243
+    """The small-data demo: small StyleGAN2-ADA networks (the auto config's, 2-layer mapping) on the 243
     shared faces with adaptive augmentation, about 15 minutes on a 2-core CPU at 32x32. ADA's speed is 100 kimg (the
     release's resume speed) instead of 500 so that p can move within the demo's length."""
     config = ada_config("auto", f"{FACES_DATASET_PREFIX}{resolution}", resolution, 1)
     config.desc = "ada-demo"
     small = dict(fmap_base=1024, fmap_max=128)
-    config.G_args = dict(small, latent_size=64, dlatent_size=64, mapping_layers=2)
-    config.D_args = dict(small, mbstd_group_size=4)
+    config.G_args = dict(small, latent_size=64, dlatent_size=64, mapping_layers=2, **_ADA_MIXED_PRECISION)
+    config.D_args = dict(small, mbstd_group_size=4, **_ADA_MIXED_PRECISION)
     config.sched.minibatch_base = config.sched.minibatch_gpu_base = 32
     config.D_loss.kwargs["gamma"] = 0.0002 * resolution ** 2 / 32  # the release's heuristic
     config.augment.ada_kimg = 100.0

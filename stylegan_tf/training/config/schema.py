@@ -121,11 +121,11 @@ class TrainConfig:
         resume_state: also restore the optimizers, progress and ADA's p from the snapshot's state file.
         augment: StyleGAN2-ADA's augmentation of D's inputs (AugmentConfig).
         D_freeze_layers: StyleGAN2-ADA's Freeze-D (`--freezed`): D's first N layers from the input
-            side are not trained (D_stylegan2 only).
+            side are not trained (D_stylegan2 or D_main; D_main records N as its `freeze_layers`).
         G_smoothing_rampup: StyleGAN2-ADA's ramp of the Gs half-life: min(G_smoothing_kimg,
             rampup * kimg so far) (None: no ramp).
-        G_func, D_func: the networks' build functions (`G_style`, `G_main`; `D_basic`,
-            `D_stylegan2`, `D_stylegan`).
+        G_func, D_func: the networks' build functions (`G_style`, `G_main`, `G_main_ada`: StyleGAN2-ADA's
+            G_main; `D_basic`, `D_stylegan2`, `D_stylegan`, `D_main`: StyleGAN2-ADA's).
         loop: 'stylegan' (D and the Gs update, then G, with `D_repeats`) or 'stylegan2' (G, G
             regularization, D and the Gs update, D regularization; D trains at G's learning rate,
             the only one the StyleGAN2 release feeds; ticks start with tick 0 after the first
@@ -201,6 +201,10 @@ class TrainConfig:
             if getattr(self, which) not in table:
                 raise ValueError(f"{which} must be one of {', '.join(table)}, "
                                  f"got {getattr(self, which)!r}.")
+        if (self.G_func == "G_main_ada") != (self.D_func == "D_main") or (self.D_func == "D_main" and
+                                                                       self.loop != "stylegan2"):
+            raise ValueError("StyleGAN2-ADA's networks (G_func G_main_ada, D_func D_main) train together, "
+                             "with loop 'stylegan2'.")
         for name in ("D_repeats", "minibatch_repeats", "image_snapshot_ticks",
                      "network_snapshot_ticks", "num_gpus", "G_reg_interval", "D_reg_interval"):
             if int(getattr(self, name)) < 1:
@@ -216,8 +220,10 @@ class TrainConfig:
         self._validate_augment()
         if self.D_freeze_layers < 0:
             raise ValueError(f"D_freeze_layers (--freezed) must be >= 0, got {self.D_freeze_layers}.")
-        if self.D_freeze_layers and self.D_func != "D_stylegan2":
-            raise ValueError(f"D_freeze_layers (--freezed) needs D_stylegan2, not {self.D_func}.")
+        if self.D_freeze_layers and self.D_func not in ("D_stylegan2", "D_main"):
+            raise ValueError(f"D_freeze_layers (--freezed) needs D_stylegan2 or D_main, not {self.D_func}.")
+        if "freeze_layers" in self.D_args:
+            raise ValueError("D_args: set Freeze-D with D_freeze_layers (--freezed), not freeze_layers.")
         if len(self.drange_net) != 2 or self.drange_net[0] >= self.drange_net[1]:
             raise ValueError(f"drange_net must be [low, high], got {self.drange_net}.")
         for which in ("G_args", "D_args"):  # the loader's limits: every snapshot must load again
