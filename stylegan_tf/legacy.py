@@ -405,7 +405,7 @@ def network_to_state(net):
         components[key] = _own_state(version, component, own(component.original_variables().items()),
                                      io_fields=io_fields[key])
     components["mapping"].state["static_kwargs"]["dlatent_broadcast"] = net.num_layers
-    own_vars = ([("lod", net.lod)] if hasattr(net, "lod") else []) + [("dlatent_avg", net.dlatent_avg)]
+    own_vars = [(name, getattr(net, name)) for name in net.OWN_VARIABLES]
     return _own_state(version, net, own(own_vars), components, io_fields["G"])
 
 

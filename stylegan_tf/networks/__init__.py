@@ -1,7 +1,7 @@
 """The networks as Keras models, channels-last, with every variable named by its original name.
 
-`stylegan`: the StyleGAN release's `G_style` (`Generator`), `G_mapping` (`Mapping`), `G_synthesis`
-(`Synthesis`) and `D_basic` (`Discriminator`). `stylegan2`: the StyleGAN2 release's `G_main`
+`stylegan`: the StyleGAN release's `G_style` (`Generator`), `G_mapping` (`Mapping`) and `G_synthesis`
+(`Synthesis`); `stylegan_discriminator`: its `D_basic` (`Discriminator`). `stylegan2`: the StyleGAN2 release's `G_main`
 (`GeneratorMain`) with `G_mapping` (`MappingStyleGAN2`), `G_synthesis_stylegan2`
 (`SynthesisStyleGAN2`) or `G_synthesis_stylegan_revised` (`SynthesisRevised`);
 `stylegan2_discriminators`: its `D_stylegan2` (`DiscriminatorStyleGAN2`) and `D_stylegan`
@@ -13,18 +13,17 @@ how a network computes (op forms, precision), chosen when it is built.
 
 from stylegan_tf.networks.ada import DiscriminatorADA, GeneratorADA, MappingADA, SynthesisADA, frozen_layer_scopes
 from stylegan_tf.networks.stylegan import (
-    D_BASIC_DEFAULTS,
     G_STYLE_DEFAULTS,
     GENERATOR_KWARGS,
     MAPPING_DEFAULTS,
     SYNTHESIS_DEFAULTS,
-    Discriminator,
     Generator,
     Mapping,
     Synthesis,
 )
 from stylegan_tf.networks.stylegan2 import GeneratorMain, MappingStyleGAN2, SynthesisRevised, SynthesisStyleGAN2
 from stylegan_tf.networks.stylegan2_discriminators import DiscriminatorRevised, DiscriminatorStyleGAN2
+from stylegan_tf.networks.stylegan_discriminator import D_BASIC_DEFAULTS, Discriminator
 from stylegan_tf.networks.truncation import mix_at_cutoff, truncate_dlatents
 
 # The releases' build functions, a pickle's `build_func_name`: StyleGAN and StyleGAN2 (state versions

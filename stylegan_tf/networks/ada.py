@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_tf import layers, ops
-from stylegan_tf.networks import base, truncation
+from stylegan_tf.networks import base
 from stylegan_tf.networks.stylegan import Generator
 from stylegan_tf.networks.stylegan2 import (
     _RUNTIME_FLAGS,
@@ -69,36 +69,23 @@ class MappingADA(MappingStyleGAN2):
     def build(self, input_shape):
         label_fmaps = self.static_kwargs.get("label_fmaps")
         self.label_fmaps = self.latent_size if label_fmaps is None else int(label_fmaps)
-        features = self.latent_size
         if self.label_size:
             self.label_embed = layers.BiasActDense(self.label_fmaps, name="LabelEmbed")
             self.label_embed.build((None, self.label_size))
-            features += self.label_fmaps
-        for dense in self.dense_layers:
-            dense.build((None, features))
-            features = dense.units
-        self.built = True
+        self._build_dense_layers(self.latent_size + (self.label_fmaps if self.label_size else 0))
 
-    def call(self, latents, labels=None):
-        x = self.float_input(latents, "latents")
+    def _dense_input(self, x, labels):
+        """Normalized latents, concatenated with the normalized label embedding."""
         if self.normalize_latents:
             x = ops.pixel_norm(x)
         if self.label_size:
             embedded = self.label_embed(self.float_input(labels, f"labels [N, {self.label_size}]"))
             x = tf.concat([x, ops.pixel_norm(embedded)], axis=1)
-        for dense in self.dense_layers:
-            x = dense(x)
-        if self.dlatent_broadcast is not None:
-            x = tf.tile(x[:, tf.newaxis], [1, self.dlatent_broadcast, 1])
         return x
 
-    def _original_variable_list(self):
-        if self.label_size:
-            yield "LabelEmbed/weight", self.label_embed.weight
-            yield "LabelEmbed/bias", self.label_embed.bias
-        for dense in self.dense_layers:
-            yield f"{dense.name}/weight", dense.weight
-            yield f"{dense.name}/bias", dense.bias
+    def _label_variables(self):
+        yield "LabelEmbed/weight", self.label_embed.weight
+        yield "LabelEmbed/bias", self.label_embed.bias
 
 
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
@@ -116,7 +103,8 @@ class SynthesisADA(SynthesisStyleGAN2):
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
 class GeneratorADA(GeneratorMain):
     """StyleGAN2-ADA's `G_main`: mapping + W average + style mixing (cutoff uniform in
-    [1, num_layers)) + truncation (StyleGAN2's meaning) + `G_synthesis`; no `lod` variable."""
+    [1, num_layers): `Generator.mix_styles` at lod 0) + truncation (StyleGAN2's meaning) +
+    `G_synthesis`; no `lod` variable."""
 
     STATE_VERSION = STATE_VERSION
     DEFAULTS = G_MAIN_DEFAULTS_ADA
@@ -131,6 +119,8 @@ class GeneratorADA(GeneratorMain):
                              **component_kwargs)
         return synthesis, mapping
 
+    OWN_VARIABLES = ("dlatent_avg",)
+
     def build(self, input_shape):
         Generator.build(self, input_shape)  # dlatent_avg only
 
@@ -138,20 +128,8 @@ class GeneratorADA(GeneratorMain):
     def lod(self):
         raise AttributeError("StyleGAN2-ADA's G_main has no lod (it does not grow progressively).")
 
-    def mix_styles(self, dlatents, latents, labels, mixing_prob):
-        """With probability `mixing_prob`, the layers from a cutoff uniform in [1, num_layers) on
-        take the styles of a second random latent."""
-        dlatents2 = self.mapping(tf.random.normal(tf.shape(latents), dtype=latents.dtype), labels)
-        cutoff = tf.cond(tf.random.uniform([], 0.0, 1.0) < mixing_prob,
-                         lambda: tf.random.uniform([], 1, self.num_layers, dtype=tf.int32),
-                         lambda: tf.constant(self.num_layers, tf.int32))
-        return truncation.mix_at_cutoff(dlatents, dlatents2, cutoff)
-
-    def _original_variable_list(self):
-        yield "dlatent_avg", self.dlatent_avg
-        for component in (self.synthesis, self.mapping):
-            for name, variable in component._original_variable_list():
-                yield f"{component.name}/{name}", variable
+    def _current_layers(self):
+        return tf.constant(self.num_layers, tf.int32)  # style-mixing cutoffs in [1, num_layers)
 
 
 @keras.saving.register_keras_serializable(package=base.PACKAGE)
@@ -204,10 +182,7 @@ class DiscriminatorADA(DiscriminatorStyleGAN2):
             if name.rsplit("/", 1)[0] in frozen:
                 variable.trainable = False
 
-    def _head(self, x, labels):
-        if self.minibatch_stddev is not None:
-            x = self.minibatch_stddev(x)
-        scores = self.output_dense(self.dense0(self.final_conv(x)))
+    def _condition(self, scores, labels):
         if not self.label_size:
             return scores
         embedded = ops.pixel_norm(self.label_embed(self.float_input(labels, f"labels [N, {self.label_size}]")))

@@ -1,7 +1,8 @@
-"""The StyleGAN networks as Keras models: mapping, synthesis, the G wrapper and the discriminator.
+"""The StyleGAN generator networks as Keras models: mapping, synthesis and the G wrapper (the
+discriminator is in `stylegan_discriminator`).
 
 They take the keyword arguments of the original build functions (`G_mapping`, `G_synthesis`,
-`G_style`, `D_basic` of `training/networks_stylegan.py`) with the same meaning and defaults. One model holds every
+`G_style` of `training/networks_stylegan.py`) with the same meaning and defaults. One model holds every
 resolution; the `lod` variable selects and blends the progressive-growing levels.
 
 `original_variables()` of each network lists its Keras variables under their original names
@@ -35,13 +36,6 @@ G_STYLE_DEFAULTS = dict(
     truncation_psi=0.7, truncation_cutoff=8, truncation_psi_val=None, truncation_cutoff_val=None,
     dlatent_avg_beta=0.995, style_mixing_prob=0.9, is_training=False, is_validation=False,
     is_template_graph=False, components=None)
-
-
-D_BASIC_DEFAULTS = dict(
-    num_channels=1, resolution=32, label_size=0, fmap_base=8192, fmap_decay=1.0, fmap_max=512,
-    nonlinearity="lrelu", use_wscale=True, mbstd_group_size=4, mbstd_num_features=1,
-    dtype="float32", fused_scale="auto", blur_filter=[1, 2, 1], structure="auto",
-    is_template_graph=False)
 
 
 # G_style passes all its kwargs on to both components, which ignore what is not theirs; it sets
@@ -97,28 +91,35 @@ class Mapping(base.NetworkModel):
             self.label_embedding = self.add_weight(
                 name="label_embedding", shape=(self.label_size, self.latent_size),
                 initializer=keras.initializers.RandomNormal(stddev=1.0))
-        features = self.latent_size * (2 if self.label_size else 1)
+        self._build_dense_layers(self.latent_size * (2 if self.label_size else 1))
+
+    def _build_dense_layers(self, features):
         for dense in self.dense_layers:
             dense.build((None, features))
             features = dense.units
         self.built = True
 
     def call(self, latents, labels=None):
-        x = self.float_input(latents, "latents")
-        if self.label_size:
-            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
-            x = tf.concat([x, tf.matmul(labels, self.label_embedding)], axis=1)
-        if self.normalize_latents:
-            x = ops.pixel_norm(x)
+        x = self._dense_input(self.float_input(latents, "latents"), labels)
         for dense in self.dense_layers:
             x = dense(x)
         if self.dlatent_broadcast is not None:
             x = tf.tile(x[:, tf.newaxis], [1, self.dlatent_broadcast, 1])
         return x
 
+    def _dense_input(self, x, labels):
+        """The first dense layer's input: the latents, with labels concatenated as embeddings."""
+        if self.label_size:
+            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
+            x = tf.concat([x, tf.matmul(labels, self.label_embedding)], axis=1)
+        return ops.pixel_norm(x) if self.normalize_latents else x
+
+    def _label_variables(self):
+        yield "LabelConcat/weight", self.label_embedding
+
     def _original_variable_list(self):
         if self.label_size:
-            yield "LabelConcat/weight", self.label_embedding
+            yield from self._label_variables()
         for dense in self.dense_layers:
             yield f"{dense.name}/weight", dense.weight
             yield f"{dense.name}/bias", dense.bias
@@ -304,6 +305,7 @@ class Generator(base.NetworkModel):
     """
 
     FUNC_NAME = "G_style"
+    OWN_VARIABLES = ("lod", "dlatent_avg")  # its variables outside the components, in the original's order
     DEFAULTS = G_STYLE_DEFAULTS
     ACCEPTED = GENERATOR_KWARGS
 
@@ -392,108 +394,24 @@ class Generator(base.NetworkModel):
         """Style-mixing regularization: with probability `mixing_prob` the layers from a uniform
         cutoff in [1, cur_layers - 1] on take the styles of a second random latent."""
         dlatents2 = self.mapping(tf.random.normal(tf.shape(latents), dtype=latents.dtype), labels)
-        cur_layers = self.num_layers - tf.cast(tf.convert_to_tensor(self.lod), tf.int32) * 2
+        cur_layers = self._current_layers()
         mixing_cutoff = tf.cond(
             tf.random.uniform([], 0.0, 1.0) < mixing_prob,
             lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
             lambda: cur_layers)
         return truncation.mix_at_cutoff(dlatents, dlatents2, mixing_cutoff)
 
+    def _current_layers(self):
+        """The layers the current lod computes."""
+        return self.num_layers - tf.cast(tf.convert_to_tensor(self.lod), tf.int32) * 2
+
     def truncate(self, dlatents, psi, cutoff):
         """Truncation trick towards dlatent_avg on the layers below `cutoff`."""
         return truncation.truncate_dlatents(dlatents, tf.convert_to_tensor(self.dlatent_avg), psi, cutoff)
 
     def _original_variable_list(self):
-        yield "lod", self.lod
-        yield "dlatent_avg", self.dlatent_avg
+        for name in self.OWN_VARIABLES:
+            yield name, getattr(self, name)
         for component in (self.synthesis, self.mapping):
             for name, variable in component._original_variable_list():
                 yield f"{component.name}/{name}", variable
-
-
-@keras.saving.register_keras_serializable(package=base.PACKAGE)
-class Discriminator(base.NetworkModel):
-    """Progressive discriminator `D_basic` with minibatch standard deviation.
-
-    Call: `D(images [N, R, R, C] in [-1, 1], labels=None, structure=None, lod_range=None)` ->
-    scores [N, 1] (logits; with labels, the score of the given class as the original's
-    `LabelSwitch`). `lod_range` as for `Synthesis`.
-    """
-
-    FUNC_NAME = "D_basic"
-
-    def __init__(self, name="D", runtime=None, **kwargs):
-        super().__init__(name, kwargs, runtime)
-        config = base.resolve_kwargs(kwargs, D_BASIC_DEFAULTS, D_BASIC_DEFAULTS, "D_basic")
-        base.set_discriminator_sizes(self, config)
-        self.structure = config["structure"]
-        nf = base.fmaps(config["fmap_base"], config["fmap_decay"], config["fmap_max"])
-        self.nf = nf
-        act, use_wscale, gain, impl = config["nonlinearity"], config["use_wscale"], np.sqrt(2), self.runtime.impl
-        ops.activation_fn(act)  # validates the name
-        conv = lambda filters, kernel, name, **extra: layers.EqualizedConv2D(  # noqa: E731
-            filters, kernel, gain=gain, use_wscale=use_wscale, use_bias=True, activation=act,
-            impl=impl, name=name, **extra)
-        log2r = self.resolution_log2
-        self.from_rgbs = [conv(nf(res - 1), 1, f"FromRGB_lod{log2r - res}")
-                          for res in range(2, log2r + 1)]
-        self.convs0, self.convs1_down = [], []
-        for res in range(3, log2r + 1):
-            self.convs0.append(conv(nf(res - 1), 3, f"{2**res}x{2**res}_Conv0", **self.layer_kwargs(2**res)))
-            self.convs1_down.append(conv(
-                nf(res - 2), 3, f"{2**res}x{2**res}_Conv1_down", resample="down",
-                fused_scale=_use_fused_scale(config["fused_scale"], 2**res), **self.layer_kwargs(2**res)))
-        self.blur = layers.Blur2D(config["blur_filter"], impl=impl, name="blur") \
-            if config["blur_filter"] else None
-        self.minibatch_stddev = layers.MinibatchStddev(
-            self.mbstd_group_size, self.mbstd_num_features, name="minibatch_stddev") \
-            if self.mbstd_group_size > 1 else None
-        self.final_conv = conv(nf(1), 3, "4x4_Conv")
-        self.dense0 = layers.EqualizedDense(nf(0), gain=gain, use_wscale=use_wscale,
-                                            activation=act, name="4x4_Dense0")
-        self.dense1 = layers.EqualizedDense(max(self.label_size, 1), gain=1.0,
-                                            use_wscale=use_wscale, name="4x4_Dense1")
-        self.build((None, self.resolution, self.resolution, self.num_channels))
-
-    def build(self, input_shape):
-        self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False,
-                                   aggregation="only_first_replica")
-        for level, from_rgb in enumerate(self.from_rgbs):
-            size = 2 ** (level + 2)
-            from_rgb.build((None, size, size, self.num_channels))
-        base.build_discriminator_layers(self, self.dense1)
-        self.built = True
-
-    def call(self, images, labels=None, structure=None, lod_range=None):
-        images = self.float_input(images, "images")
-
-        def block(x, res):
-            if res >= 3:
-                x = self.convs0[res - 3](x)
-                if self.blur is not None:
-                    x = self.blur(x)
-                return self.convs1_down[res - 3](x)
-            if self.minibatch_stddev is not None:
-                x = self.minibatch_stddev(x)
-            return self.dense1(self.dense0(self.final_conv(x)))
-
-        scores = base.progressive_features(self, images, block, structure, lod_range)
-
-        if self.label_size:
-            labels = self.float_input(labels, f"labels [N, {self.label_size}]")
-            scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
-        return scores
-
-    def _original_variable_list(self):
-        yield "lod", self.lod
-        log2r = self.resolution_log2
-        scoped = [("FromRGB_lod0", self.from_rgbs[log2r - 2])]
-        for res in range(log2r, 2, -1):
-            scoped += [(f"{2**res}x{2**res}/Conv0", self.convs0[res - 3]),
-                       (f"{2**res}x{2**res}/Conv1_down", self.convs1_down[res - 3]),
-                       (f"FromRGB_lod{log2r - res + 1}", self.from_rgbs[res - 3])]
-        scoped += [("4x4/Conv", self.final_conv), ("4x4/Dense0", self.dense0),
-                   ("4x4/Dense1", self.dense1)]
-        for scope, layer in scoped:
-            yield f"{scope}/weight", layer.weight
-            yield f"{scope}/bias", layer.bias

@@ -68,7 +68,10 @@ class _DiscriminatorBase(base.NetworkModel):
     def _head(self, x, labels):
         if self.minibatch_stddev is not None:
             x = self.minibatch_stddev(x)
-        scores = self.output_dense(self.dense0(self.final_conv(x)))
+        return self._condition(self.output_dense(self.dense0(self.final_conv(x))), labels)
+
+    def _condition(self, scores, labels):
+        """With labels, the score of the given class."""
         if self.label_size:
             labels = self.float_input(labels, f"labels [N, {self.label_size}]")
             scores = tf.reduce_sum(scores * labels, axis=1, keepdims=True)
@@ -172,7 +175,7 @@ class DiscriminatorStyleGAN2(_DiscriminatorBase):
 class DiscriminatorRevised(_DiscriminatorBase):
     """`D_stylegan` (configs B-D): StyleGAN2's layers with progressive growing (`lod`,
     `FromRGB_lod<k>`, box-downsampled images blended as in `D_basic`). Call as
-    `stylegan.Discriminator`: `D(images, labels=None, structure=None, lod_range=None)`."""
+    `stylegan_discriminator.Discriminator`: `D(images, labels=None, structure=None, lod_range=None)`."""
 
     FUNC_NAME = "D_stylegan"
     ACCEPTED = frozenset(D_STYLEGAN_DEFAULTS) | _RUNTIME_FLAGS

@@ -117,10 +117,10 @@ class Trainer:
             runtime = Runtime(impl="xla" if compile_mode == "xla" else "ref", precision=config.precision,
                               num_fp16_res=config.num_fp16_res, conv_clamp=config.conv_clamp)
             self.G = networks.GENERATORS[config.G_func](name="G", runtime=runtime, **common, **config.G_args)
-            # StyleGAN2-ADA's D_main records Freeze-D in its kwargs, as the release's --freezed does.
-            freeze = {"freeze_layers": int(config.D_freeze_layers)} if config.D_func == "D_main" else {}
-            self.D = networks.DISCRIMINATORS[config.D_func](name="D", runtime=runtime, **common, **config.D_args,
-                                                            **freeze)
+            D_class = networks.DISCRIMINATORS[config.D_func]
+            # A D with a freeze_layers kwarg (StyleGAN2-ADA's D_main) records Freeze-D, as the release's --freezed.
+            freeze = {"freeze_layers": int(config.D_freeze_layers)} if "freeze_layers" in D_class.DEFAULTS else {}
+            self.D = D_class(name="D", runtime=runtime, **common, **config.D_args, **freeze)
             if config.loop == "stylegan2":  # written as the StyleGAN2 release (or StyleGAN2-ADA's) does
                 self.G.state_version = self.D.state_version = max(4, self.G.STATE_VERSION)
             self.Gs = self.G.clone("Gs", impl="xla" if compile_mode == "xla" else "fast")
