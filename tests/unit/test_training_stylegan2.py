@@ -364,8 +364,10 @@ def test_xla_stylegan2_steps_match_tf_function_steps():
     assert xla.pl_mean_values()[0] == pytest.approx(plain.pl_mean_values()[0], rel=1e-5)
     for opt_plain, opt_xla in ((plain.G_opt, xla.G_opt), (plain.D_opt, xla.D_opt)):
         for m_plain, m_xla in zip(opt_plain.m, opt_xla.m):
+            # Adam's m holds the summed gradients; XLA reorders those sums, which moved a scalar
+            # noise strength's by 1.5e-5 relative on another CPU: 1e-4 as for the replica test above.
             scale = np.abs(m_plain.numpy()).max() + 1e-12
-            assert np.abs(m_plain.numpy() - m_xla.numpy()).max() <= 1e-5 * scale
+            assert np.abs(m_plain.numpy() - m_xla.numpy()).max() <= 1e-4 * scale
 
 
 @pytest.mark.parametrize("kernel", [[1, 1], (1, 3, 3, 1), [[1, 2, 1], [2, 4, 2], [1, 2, 1]]])
