@@ -39,7 +39,7 @@ flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help 
 
 @cli.user_errors_as_messages
 def main():
-    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    _, _, Gs = pretrained.load_networks(FLAGS.network, trusted_sources=cli.trusted_sources_from_flags(FLAGS))
     outdir = pathlib.Path(FLAGS.outdir)
     written = []
     if FLAGS.format in ("keras", "both"):

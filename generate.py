@@ -48,7 +48,8 @@ flags.adopt_module_key_flags(cli)  # the shared flags it defines show in --help 
 def main():
     generation.use_reproducible_arithmetic()
     seeds = cli.parse_seeds(FLAGS.seeds)
-    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
+    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS),
+                                        trusted_sources=cli.trusted_sources_from_flags(FLAGS))
     if FLAGS.projected_w:
         from stylegan_tf import projection
         dlatents, noise = projection.load_projection(FLAGS.projected_w)

@@ -62,7 +62,8 @@ def main():
     for filename, kind, network, registry_name in jobs:
         if network not in loaded:
             loaded.clear()  # keep one network in memory at a time
-            _, _, Gs = pretrained.load_networks(network, runtime=cli.runtime_from_flags(FLAGS))
+            _, _, Gs = pretrained.load_networks(network, runtime=cli.runtime_from_flags(FLAGS),
+                                                    trusted_sources=cli.trusted_sources_from_flags(FLAGS))
             loaded[network] = generation.ImageGenerator(Gs, FLAGS.batch_size, progress=True, xla=FLAGS.xla)
         figure = figures.draw_figure(kind, loaded[network], registry_name, FLAGS.size,
                                         FLAGS.noise_samples)

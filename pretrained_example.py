@@ -42,7 +42,8 @@ def main():
     generation.use_reproducible_arithmetic()
     # G: instantaneous generator and D: discriminator, for resuming training;
     # Gs: the long-term average of G, which gives the best images.
-    _G, _D, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
+    _G, _D, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS),
+                                            trusted_sources=cli.trusted_sources_from_flags(FLAGS))
     print_variables(Gs)
 
     # One latent vector from seed 5; truncation psi 0.7 on the first 8 layers; noise drawn

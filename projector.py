@@ -70,7 +70,7 @@ def main():
         raise ValueError(f"--num_steps must be at least 1, got {FLAGS.num_steps}.")
     options = projection.ProjectionOptions(num_steps=FLAGS.num_steps, initial_learning_rate=FLAGS.initial_learning_rate,
                                            initial_noise_factor=FLAGS.initial_noise_factor)
-    _, _, Gs = pretrained.load_networks(FLAGS.network)
+    _, _, Gs = pretrained.load_networks(FLAGS.network, trusted_sources=cli.trusted_sources_from_flags(FLAGS))
     targets = _targets(Gs)
     outdir = pathlib.Path(FLAGS.outdir)
     for name, target in targets:

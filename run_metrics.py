@@ -156,7 +156,8 @@ def main():
         output_dir = FLAGS.outdir or run_dir or "results"
         if output_dir not in output_dirs:
             output_dirs.append(output_dir)
-        _G, _D, Gs = legacy.load_networks(network_pkl, runtime=cli.runtime_from_flags(FLAGS))
+        _G, _D, Gs = legacy.load_networks(network_pkl, runtime=cli.runtime_from_flags(FLAGS),
+                                              trusted_sources=cli.trusted_sources_from_flags(FLAGS))
         for metric in metrics:
             print(f"Evaluating {metric.name} on {network_pkl} ...", flush=True)
             _results, seconds, line = registry.evaluate(metric, network_pkl, options, output_dir, Gs=Gs)

@@ -46,7 +46,8 @@ def main():
     if len(FLAGS.styles) not in (1, len(row_seeds)):
         raise ValueError(f"--styles has {len(FLAGS.styles)} entries for {len(row_seeds)} "
                          "rows; give one for all rows or one per row.")
-    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS))
+    _, _, Gs = pretrained.load_networks(FLAGS.network, runtime=cli.runtime_from_flags(FLAGS),
+                                        trusted_sources=cli.trusted_sources_from_flags(FLAGS))
     row_styles = [cli.parse_layer_range(style, Gs.num_layers)
                   for style in FLAGS.styles]
     if len(row_styles) == 1:

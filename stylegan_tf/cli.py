@@ -107,10 +107,22 @@ def define_outdir_flag(flags_module, default, what="Output folder"):
 
 
 def define_network_flag(flags_module, default=None, extra=""):
-    """`--network`: one resolver for every script (`pretrained.resolve_network`)."""
+    """`--network`: one resolver for every script (`pretrained.resolve_network`), and `--trusted_source`."""
     flags_module.DEFINE_string(
         "network", default, "Network: a registered name (e.g. ffhq-1024, stylegan2-ffhq-config-f), a pickle file, a "
         "training run directory or run id (its latest snapshot), or a URL." + extra)
+    flags_module.DEFINE_multi_string(
+        "trusted_source", [], "stylegan2-ada-pytorch pickles: also accept persistent classes whose module source "
+        "has this SHA-256 (the refusal of a fork's file names it). The source is never run; the networks are "
+        "rebuilt as the release's, so accept only a fork that computes what the release computes. Repeatable.")
+
+
+def trusted_sources_from_flags(flag_values):
+    """The `--trusted_source` values, checked (64 hexadecimal digits each)."""
+    for value in flag_values.trusted_source:
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError(f"--trusted_source={value!r} is not a SHA-256 (64 lowercase hexadecimal digits).")
+    return tuple(flag_values.trusted_source)
 
 
 def define_generation_flags(flags_module, seeds="0-7", truncation_psi=None, truncation_cutoff=None):

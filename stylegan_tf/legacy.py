@@ -17,7 +17,8 @@ import re
 
 import numpy as np
 
-from stylegan_tf import fileio, network_limits, networks, safe_pickle
+from stylegan_tf import fileio, network_limits, networks, pytorch_networks, safe_pickle, torch_pickle
+from stylegan_tf.networks import GeneratorADA
 from stylegan_tf.networks.base import StaticKwargs
 
 
@@ -50,17 +51,20 @@ class _EasyDict(dict):
 
 
 class _RestrictedUnpickler(safe_pickle.RestrictedUnpickler):
-    """Constructs only what an original network pickle needs; refuses every other global."""
+    """Constructs only what a network pickle of the releases needs (the TF releases' `Network` states,
+    and stylegan2-ada-pytorch's persistent modules and tensors as inert stand-ins, `torch_pickle`);
+    refuses every other global. `max_tensor_bytes` bounds the tensors a PyTorch pickle may rebuild."""
 
-    def __init__(self, file, **kwargs):
+    def __init__(self, file, max_tensor_bytes, **kwargs):
         super().__init__(file, allowed={("dnnlib.tflib.network", "Network"): NetworkState,
-                                        ("dnnlib.util", "EasyDict"): _EasyDict}, **kwargs)
+                                        ("dnnlib.util", "EasyDict"): _EasyDict,
+                                        **torch_pickle.globals_for(max_tensor_bytes)}, **kwargs)
 
     def resolve_other(self, module, name):
         if module.split(".")[0] in ("torch", "torch_utils"):
             raise LegacyPickleError(
-                f"this is a PyTorch pickle (it references {module}.{name}), e.g. from "
-                "StyleGAN2-ADA or StyleGAN3; stylegan-tf loads the original TF StyleGAN only.")
+                f"refusing to load {module}.{name}: not one of the globals a stylegan2-ada-pytorch network "
+                "pickle holds (loading never runs code from a pickle).")
         raise LegacyPickleError(
             f"refusing to load {module}.{name}: the file asks to construct an object that no "
             "StyleGAN network pickle contains (loading never runs code from a pickle).")
@@ -92,10 +96,12 @@ def read_pickle(path):
                                 "stylegan-tf loads the TF releases' pickles only.")
     try:
         # Arrays are filled from the file's own bytes, so none can legitimately be larger.
-        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1",
-                                    max_array_bytes=len(data)).load()
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1", max_array_bytes=len(data),
+                                    max_tensor_bytes=len(data)).load()
     except LegacyPickleError as error:
         raise LegacyPickleError(f"{path}: {error}") from None
+    except torch_pickle.TorchPickleError as error:
+        raise LegacyPickleError(f"{path}: refused: {error}.") from None
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, OverflowError, MemoryError, RecursionError) as error:
         raise LegacyPickleError(f"{path}: truncated or corrupt pickle ({type(error).__name__}: "
@@ -312,13 +318,36 @@ def network_from_state(obj, what="network", path="<pickle>", runtime=None):
     return net
 
 
-def load_networks(path, runtime=None):
-    """Loads `(G, D, Gs)` from an original StyleGAN pickle or one of our snapshots, computing as
-    `runtime` says (`networks.runtime.Runtime`, default: the reference ops in float32).
+def _pytorch_networks(data, path, runtime, trusted_sources):
+    """(G, D, Gs) of a stylegan2-ada-pytorch pickle, rebuilt as the TF release's networks (version 5)."""
+    try:
+        records = pytorch_networks.network_records(data, trusted_sources)
+    except pytorch_networks.PyTorchPickleError as error:
+        raise LegacyPickleError(f"{path}: {error}") from None
+    nets = []
+    for what, func_name, kwargs, variables in records:
+        state = NetworkState({"version": GeneratorADA.STATE_VERSION, "name": what, "build_func_name": func_name,
+                              "static_kwargs": kwargs, "variables": variables, "components": {}})
+        net = network_from_state(state, what, path, runtime)
+        net.source_format = "stylegan2-ada-pytorch"
+        nets.append(net)
+    return tuple(nets)
+
+
+def load_networks(path, runtime=None, trusted_sources=()):
+    """Loads `(G, D, Gs)` from a pickle of the StyleGAN, StyleGAN2 or StyleGAN2-ADA releases (TF, or
+    stylegan2-ada-pytorch's `{'G', 'D', 'G_ema'}` dict) or one of our snapshots, computing as `runtime`
+    says (`networks.runtime.Runtime`, default: the reference ops in float32). `trusted_sources`: SHA-256s
+    of module sources to accept besides the PyTorch releases' (`pytorch_networks.KNOWN_MODULE_SOURCES`).
 
     Raises LegacyPickleError (a ValueError) with a clear message for anything else.
     """
     data = read_pickle(path)
+    if pytorch_networks.is_pytorch_networks(data):
+        return _pytorch_networks(data, os.fspath(path), runtime, trusted_sources)
+    if isinstance(data, torch_pickle.PersistentObject):
+        raise LegacyPickleError(f"{os.fspath(path)}: a PyTorch {data.class_name} on its own; expected the release's "
+                                "training-loop dict of G, D and G_ema.")
     if not (isinstance(data, tuple) and len(data) >= 3):
         raise LegacyPickleError(f"{os.fspath(path)}: expected a tuple (G, D, Gs), found "
                                 f"{type(data).__name__}.")
@@ -448,3 +477,16 @@ def save_networks(path, G, D, Gs):
 def save_network(path, net):
     """Writes one network as an original-format pickle (the counterpart of `load_network`)."""
     _write_atomically(path, network_to_state(net))
+
+
+def load_augment_settings(path, trusted_sources=()):
+    """(op multipliers and ranges for `augment.AugmentPipeline(None, **ops)`, p) of the `augment_pipe`
+    of a stylegan2-ada-pytorch pickle; None for a file without one (and for the TF releases' pickles,
+    which keep p in no network)."""
+    data = read_pickle(path)
+    if not pytorch_networks.is_pytorch_networks(data):
+        return None
+    try:
+        return pytorch_networks.augment_settings(data, trusted_sources)
+    except pytorch_networks.PyTorchPickleError as error:
+        raise LegacyPickleError(f"{os.fspath(path)}: {error}") from None

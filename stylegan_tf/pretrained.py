@@ -122,6 +122,24 @@ for _dataset, (_what, _size, _configs) in _SG2_DATASETS.items():
                                     f"StyleGAN2 config E, G {_g} / D {_d} (Table 2), {_what}", folder="table2/")
 
 
+# StyleGAN2-ADA's pretrained networks, in its TF release's format (state version 5) and in
+# stylegan2-ada-pytorch's (read without torch: `torch_pickle`, `pytorch_networks`). Both CDNs name the
+# files alike, so the registry names and cache file names carry the release.
+_ADA_NETWORKS = {"ffhq": ("FFHQ, 1024x1024, trained with the original StyleGAN2", 1024),
+                 "metfaces": ("MetFaces, 1024x1024, transfer learning from FFHQ with ADA", 1024),
+                 "afhqcat": ("AFHQ Cat, 512x512, trained from scratch with ADA", 512),
+                 "afhqdog": ("AFHQ Dog, 512x512, trained from scratch with ADA", 512),
+                 "afhqwild": ("AFHQ Wild, 512x512, trained from scratch with ADA", 512),
+                 "brecahad": ("BreCaHAD, 512x512, trained from scratch with ADA", 512),
+                 "cifar10": ("class-conditional CIFAR-10, 32x32", 32)}
+for _release, _what in (("stylegan2-ada", "StyleGAN2-ADA (TF)"), ("stylegan2-ada-pytorch", "stylegan2-ada-pytorch")):
+    for _dataset, (_description, _size) in _ADA_NETWORKS.items():
+        register_network(PretrainedNetwork(
+            name=f"{_release}-{_dataset}", filename=f"{_release}-{_dataset}.pkl",
+            url=f"https://nvlabs-fi-cdn.nvidia.com/{_release}/pretrained/{_dataset}.pkl", image_size=(_size, _size),
+            description=f"{_what}, {_description}"))
+
+
 def lookup(spec):
     """The registered network a name, file name or URL refers to, or None."""
     text = str(spec).strip()
@@ -214,8 +232,9 @@ def resolve_network(spec, root=None, offline=None, result_dir=None):
     return resolve_network_pkls(spec, root=root, offline=offline, result_dir=result_dir)[-1]
 
 
-def load_networks(spec, root=None, offline=None, result_dir=None, runtime=None):
+def load_networks(spec, root=None, offline=None, result_dir=None, runtime=None, trusted_sources=()):
     """`legacy.load_networks` for any `--network` value (see `resolve_network`): (G, D, Gs),
-    computing as `runtime` says (`networks.runtime.Runtime`)."""
+    computing as `runtime` says (`networks.runtime.Runtime`); `trusted_sources` as legacy's."""
     from stylegan_tf import legacy  # here: resolving a value needs no TensorFlow
-    return legacy.load_networks(resolve_network(spec, root=root, offline=offline, result_dir=result_dir), runtime)
+    return legacy.load_networks(resolve_network(spec, root=root, offline=offline, result_dir=result_dir), runtime,
+                                trusted_sources)

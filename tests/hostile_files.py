@@ -109,3 +109,101 @@ def write_random_dataset(path, count, resolution, channels=3):
         for _ in range(count):
             exporter.add_image(rng.randint(0, 256, [channels, resolution, resolution]).astype(np.uint8))
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# stylegan2-ada-pytorch pickles, written without torch: stand-ins pickled under torch's global names.
+
+def _torch_stand_ins():
+    """Fake modules whose functions carry the global names a stylegan2-ada-pytorch pickle references."""
+    modules = {name: types.ModuleType(name) for name in ("torch", "torch._utils", "torch.storage", "torch_utils",
+                                                          "torch_utils.persistence")}
+    names = {"torch._utils": ("_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_tensor_v3"),
+             "torch.storage": ("_load_from_bytes",), "torch_utils.persistence": ("_reconstruct_persistent_obj",),
+             "torch": ("load",)}
+    for module, functions in names.items():
+        for function in functions:
+            def stand_in(*args):
+                raise AssertionError("never called while pickling")
+            stand_in.__module__, stand_in.__qualname__ = module, function
+            setattr(modules[module], function, stand_in)
+    for storage in ("FloatStorage", "BFloat16Storage"):
+        cls = type(storage, (), {})
+        cls.__module__ = "torch"
+        setattr(modules["torch"], storage, cls)
+    return modules
+
+
+class _StandIns:
+    def __enter__(self):
+        self.modules = _torch_stand_ins()
+        self.saved = {name: sys.modules.get(name) for name in self.modules}
+        sys.modules.update(self.modules)
+        return self.modules
+
+    def __exit__(self, *exc):
+        for name, module in self.saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def torch_storage_blob(values, declared=None, payload_count=None, storage="FloatStorage"):
+    """A legacy torch.save blob of one storage holding `values` (float32); `declared`/`payload_count`
+    override the element counts it states in its record and in front of its payload."""
+    values = np.asarray(values, "<f4").ravel()
+    declared = values.size if declared is None else declared
+    with _StandIns() as modules:
+        storage_class = getattr(modules["torch"], storage)
+
+        class Record:
+            pass
+
+        class Pickler(pickle.Pickler):
+            def persistent_id(self, obj):
+                return ("storage", storage_class, "0", "cpu", declared, None) if isinstance(obj, Record) else None
+
+        out = io.BytesIO()
+        for item in (0x1950A86A20F9469CFC6C, 1001, dict(protocol_version=1001, little_endian=True,
+                                                         type_sizes=dict(short=2, int=4, long=4))):
+            pickle.dump(item, out, protocol=2)
+        Pickler(out, protocol=2).dump(Record())
+        pickle.dump(["0"], out, protocol=2)
+    count = values.size if payload_count is None else payload_count
+    return out.getvalue() + int(count).to_bytes(8, "little", signed=True) + values.tobytes()
+
+
+class TorchStorage:
+    def __init__(self, blob):
+        self.blob = blob
+
+    def __reduce__(self):
+        return sys.modules["torch.storage"]._load_from_bytes, (self.blob,)
+
+
+class TorchTensor:
+    def __init__(self, blob, offset, size, stride, rebuild="_rebuild_tensor_v2"):
+        self.storage, self.args, self.rebuild = TorchStorage(blob), (offset, tuple(size), tuple(stride)), rebuild
+
+    def __reduce__(self):
+        return getattr(sys.modules["torch._utils"], self.rebuild), (self.storage, *self.args, False, {})
+
+
+class TorchModule:
+    """A persistent object: `_reconstruct_persistent_obj(meta)`."""
+
+    def __init__(self, class_name, module_src, params=None, modules=None, init_kwargs=None):
+        self.meta = dict(type="class", version=6, module_src=module_src, class_name=class_name,
+                         state=dict(training=False, _parameters=params or {}, _buffers={}, _modules=modules or {},
+                                    _init_args=(), _init_kwargs=init_kwargs or {}))
+
+    def __reduce__(self):
+        return sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,)
+
+
+def torch_network_pickle(path, G=None, D=None, G_ema=None, **extra):
+    """Writes a stylegan2-ada-pytorch-style training-loop dict of stand-ins; returns the path."""
+    with _StandIns():
+        path.write_bytes(pickle.dumps(dict(G=G, D=D, G_ema=G_ema, augment_pipe=None, **extra), protocol=4))
+    return path

@@ -52,9 +52,25 @@ def all_fixture_dirs():
     """Every network fixture: the StyleGAN and StyleGAN2 releases' shared directories, StyleGAN2-ADA's
     in tests/fixtures, plus $STYLEGAN_FIXTURES (each is dispatched on its meta.json, so the families
     can be mixed there)."""
-    return (fixture_dirs("original-stylegan")
+    dirs = (fixture_dirs("original-stylegan")
             + fixture_dirs("original-stylegan2")
             + fixture_dirs("original-ada/networks", "STYLEGAN_FIXTURES", root=REPO_FIXTURES_DIR))
+    return [directory for directory in dirs if fixture_family(directory) not in PYTORCH_FAMILIES]
+
+
+PYTORCH_FAMILIES = ("ada-pytorch",)
+
+
+def fixture_family(directory):
+    """The `family` of a fixture's meta.json (a directory without one fails here, it is not skipped)."""
+    return json.loads((pathlib.Path(directory) / "meta.json").read_text()).get("family")
+
+
+def pytorch_fixture_dirs():
+    """Every fixture made by stylegan2-ada-pytorch's code: tests/fixtures/original-ada-pytorch plus the
+    directories of $STYLEGAN_FIXTURES whose meta.json names a PyTorch family."""
+    dirs = fixture_dirs("original-ada-pytorch", "STYLEGAN_FIXTURES", root=REPO_FIXTURES_DIR)
+    return [directory for directory in dirs if fixture_family(directory) in PYTORCH_FAMILIES]
 
 
 @functools.lru_cache(maxsize=None)

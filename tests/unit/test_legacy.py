@@ -100,15 +100,13 @@ def test_missing_file(tmp_path):
         legacy.load_networks(tmp_path / "nope.pkl")
 
 
-def test_pytorch_pickle_is_named(tmp_path):
-    class Persistent:  # stands for torch_utils.persistence's reconstruction helper
-        pass
-
-    data = native_numpy_pickle({"G_ema": Persistent()},
-                               {Persistent: ("torch_utils.persistence", "_reconstruct_persistent_obj")})
-    path = tmp_path / "sg2ada.pkl"
-    path.write_bytes(data)
-    with pytest.raises(legacy.LegacyPickleError, match="PyTorch pickle"):
+def test_a_pytorch_module_outside_a_training_loop_dict_is_named(tmp_path):
+    from hostile_files import TorchModule, _StandIns
+    path = tmp_path / "module.pkl"
+    with _StandIns():
+        path.write_bytes(pickle.dumps(TorchModule("Generator", ""), protocol=4))
+    with pytest.raises(legacy.LegacyPickleError, match="a PyTorch Generator on its own; expected the release's "
+                                                       "training-loop dict"):
         legacy.load_networks(path)
 
 

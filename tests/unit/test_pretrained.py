@@ -67,7 +67,7 @@ def http_server(tmp_path):
 def test_official_networks_are_registered():
     assert list(pretrained.NETWORKS)[:5] == ["ffhq-1024", "celebahq-1024", "bedrooms-256",
                                              "cars-512x384", "cats-256"]
-    stylegan2 = [name for name in pretrained.NETWORKS if name.startswith("stylegan2-")]
+    stylegan2 = [name for name in pretrained.NETWORKS if name.startswith("stylegan2-") and "-ada" not in name]
     assert len(stylegan2) == 6 + 6 + 2 + 2 + 2 + 18  # configs A-F (FFHQ, car), A and F, Table 2 grids
     f = pretrained.lookup("gdrive:networks/stylegan2-ffhq-config-f.pkl")
     assert f.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl"
@@ -83,6 +83,19 @@ def test_official_networks_are_registered():
         assert pretrained.lookup(alias) is ffhq
     assert pretrained.lookup("ffhq") is None
     assert pretrained.NETWORKS["cars-512x384"].image_size == (512, 384)
+
+
+def test_stylegan2_ada_networks_of_both_releases_are_registered_apart():
+    """The TF and PyTorch CDNs both call their files ffhq.pkl etc.: names and cache files keep them apart."""
+    for release in ("stylegan2-ada", "stylegan2-ada-pytorch"):
+        names = [name for name in pretrained.NETWORKS if name.rsplit("-", 1)[0] == release]
+        assert names == [f"{release}-{d}" for d in ("ffhq", "metfaces", "afhqcat", "afhqdog", "afhqwild", "brecahad",
+                                                    "cifar10")]
+    tf_net, pt_net = pretrained.lookup("stylegan2-ada-metfaces"), pretrained.lookup("stylegan2-ada-pytorch-metfaces")
+    assert tf_net.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/metfaces.pkl"
+    assert pt_net.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metfaces.pkl"
+    assert pretrained.lookup(pt_net.url) is pt_net and tf_net.filename != pt_net.filename
+    assert pretrained.NETWORKS["stylegan2-ada-pytorch-cifar10"].image_size == (32, 32)
 
 
 def test_paths_and_file_urls_resolve_in_place(tmp_path, monkeypatch):
