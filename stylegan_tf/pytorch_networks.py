@@ -25,12 +25,21 @@ import numpy as np
 
 from stylegan_tf.torch_pickle import PersistentObject
 
-# SHA-256 of the module source a persistent class pickles (BOM stripped, as inspect.getsource reads it).
+# SHA-256 of the module source a persistent class pickles (BOM stripped, as inspect.getsource reads it):
+# (what it is, its family). "ada": stylegan2-ada-pytorch's networks.py; "sg3-stylegan2": StyleGAN3's
+# re-release of them (other defaults, the synthesis kwargs flattened into the Generator's); "sg3":
+# StyleGAN3's generator; "augment": an AugmentPipe.
 KNOWN_MODULE_SOURCES = {
     "53b4e1ec457171d4e2c1454d48013765ab626141c35cdd383b020950effe11a5":
-        "stylegan2-ada-pytorch training/networks.py (commit 375a436, 2021-01-30)",
+        ("stylegan2-ada-pytorch training/networks.py (commit 375a436, 2021-01-30)", "ada"),
     "77eb17876bc7ba87cdc9281caf925daf507ce0937b84d0f32134d4d08e13061e":
-        "stylegan2-ada-pytorch training/augment.py (commit 375a436, 2021-01-30)",
+        ("stylegan2-ada-pytorch training/augment.py (commit 375a436, 2021-01-30)", "augment"),
+    "b6f14e8fa2a95de4d38218fef31380c6a70de770f585107e209ff83075c307ef":
+        ("stylegan3 training/networks_stylegan2.py (commits 8fb5177, 583f2bd, 2021-10)", "sg3-stylegan2"),
+    "06082fb3e8929e477f58fb8bc78e7ecb9a9209eb01444272d1d153c85a6a89f7":
+        ("stylegan3 training/networks_stylegan3.py (commits 8fb5177, 583f2bd, 2021-10)", "sg3"),
+    "43c6b98bc68d5d214dd2e2775a10eb007dee034c005766fbc310005147bfb788":
+        ("stylegan3 training/augment.py (commits 8fb5177, 583f2bd, 2021-10)", "augment"),
 }
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
 DISCRIMINATOR_ARGS = ("c_dim", "img_resolution", "img_channels", "architecture", "channel_base", "channel_max",
@@ -39,6 +48,18 @@ DISCRIMINATOR_ARGS = ("c_dim", "img_resolution", "img_channels", "architecture",
 
 class PyTorchPickleError(ValueError):
     """A stylegan2-ada-pytorch pickle that cannot be read as the TF release's networks."""
+
+
+def _trusted_family(trusted_sources, digest):
+    """A trusted source's family: `trusted_sources` is a sequence of SHA-256s (the family is then guessed
+    from the class) or a {sha256: family} mapping."""
+    return trusted_sources.get(digest) if isinstance(trusted_sources, dict) else None
+
+
+def source_family(obj, trusted_sources=()):
+    """The family of the module source `obj` was pickled with (None: trusted without one)."""
+    known = KNOWN_MODULE_SOURCES.get(obj.module_sha256)
+    return known[1] if known else _trusted_family(trusted_sources, obj.module_sha256)
 
 
 def check_sources(obj, trusted_sources=(), where="G"):
@@ -117,15 +138,32 @@ def _fmap_base(channel_base, what):
     return channel_base // 2
 
 
-def generator_kwargs(kwargs):
-    """The TF release's G_main static kwargs of a stylegan2-ada-pytorch Generator."""
-    _known(kwargs, GENERATOR_ARGS, "Generator")
+# Defaults that differ between the two releases of these classes (constructor arguments left out of a
+# pickle take them): mapping w_avg_beta, synthesis and D num_fp16_res and conv_clamp.
+_FAMILY_DEFAULTS = {"ada": dict(w_avg_beta=0.995, num_fp16_res=0, conv_clamp=None),
+                    "sg3-stylegan2": dict(w_avg_beta=0.998, num_fp16_res=4, conv_clamp=256)}
+_SYNTHESIS_ARGS = ("channel_base", "channel_max", "num_fp16_res", "architecture", "resample_filter", "conv_clamp",
+                   "fp16_channels_last", "use_noise", "activation", "kernel_size", "fused_modconv_default")
+
+
+def _split_generator_kwargs(kwargs, family, extra_args=_SYNTHESIS_ARGS):
+    """(G kwargs, synthesis kwargs): StyleGAN3's releases take the synthesis kwargs flattened."""
+    if family == "ada":
+        _known(kwargs, GENERATOR_ARGS, "Generator")
+        return kwargs, _sub(kwargs, "synthesis_kwargs", _SYNTHESIS_ARGS, "Generator")
+    own = GENERATOR_ARGS[:6]
+    _known(kwargs, own + tuple(extra_args), "Generator")
+    return kwargs, {key: value for key, value in kwargs.items() if key not in own}
+
+
+def generator_kwargs(kwargs, family="ada"):
+    """The TF release's G_main static kwargs of a stylegan2-ada-pytorch Generator (or of StyleGAN3's
+    re-release of it, `family` "sg3-stylegan2")."""
+    defaults = _FAMILY_DEFAULTS[family]
+    kwargs, synthesis = _split_generator_kwargs(kwargs, family)
     _required(kwargs, GENERATOR_ARGS[:5], "Generator")
     mapping = _sub(kwargs, "mapping_kwargs", ("num_layers", "embed_features", "layer_features", "activation",
                                               "lr_multiplier", "w_avg_beta"), "Generator")
-    synthesis = _sub(kwargs, "synthesis_kwargs", ("channel_base", "channel_max", "num_fp16_res", "architecture",
-                                                  "resample_filter", "conv_clamp", "fp16_channels_last",
-                                                  "use_noise", "activation", "kernel_size"), "Generator")
     if synthesis.get("kernel_size", 3) != 3:
         raise PyTorchPickleError("Generator: only 3x3 synthesis convolutions exist in the TF layout.")
     if mapping.get("w_avg_beta", 0.995) is None:
@@ -138,18 +176,47 @@ def generator_kwargs(kwargs):
         resolution=kwargs["img_resolution"], num_channels=kwargs["img_channels"],
         mapping_layers=mapping.get("num_layers", 8), mapping_fmaps=mapping.get("layer_features") or w_dim,
         label_fmaps=mapping.get("embed_features") or w_dim, mapping_lrmul=mapping.get("lr_multiplier", 0.01),
-        mapping_nonlinearity=mapping.get("activation", "lrelu"), dlatent_avg_beta=mapping.get("w_avg_beta", 0.995),
+        mapping_nonlinearity=mapping.get("activation", "lrelu"),
+        dlatent_avg_beta=mapping.get("w_avg_beta", defaults["w_avg_beta"]),
         fmap_base=_fmap_base(synthesis.get("channel_base", 32768), "Generator"),
-        fmap_max=synthesis.get("channel_max", 512), num_fp16_res=synthesis.get("num_fp16_res", 0),
-        conv_clamp=synthesis.get("conv_clamp"), architecture=synthesis.get("architecture", "skip"),
+        fmap_max=synthesis.get("channel_max", 512),
+        num_fp16_res=synthesis.get("num_fp16_res", defaults["num_fp16_res"]),
+        conv_clamp=synthesis.get("conv_clamp", defaults["conv_clamp"]),
+        architecture=synthesis.get("architecture", "skip"),
         resample_kernel=list(synthesis.get("resample_filter", [1, 3, 3, 1])),
         use_noise=synthesis.get("use_noise", True), nonlinearity=synthesis.get("activation", "lrelu"),
         # The PyTorch Generator's forward defaults: no truncation.
         truncation_psi=1.0)
 
 
-def discriminator_kwargs(kwargs):
-    """The TF release's D_main static kwargs of a stylegan2-ada-pytorch Discriminator."""
+_SG3_SYNTHESIS_ARGS = {"channel_base": "channel_base", "channel_max": "channel_max", "num_layers": "synthesis_layers",
+                       "num_critical": "num_critical", "first_cutoff": "first_cutoff",
+                       "first_stopband": "first_stopband", "last_stopband_rel": "last_stopband_rel",
+                       "margin_size": "margin_size", "output_scale": "output_scale", "num_fp16_res": "num_fp16_res",
+                       "conv_kernel": "conv_kernel", "filter_size": "filter_size",
+                       "lrelu_upsampling": "lrelu_upsampling", "use_radial_filters": "use_radial_filters",
+                       "conv_clamp": "conv_clamp", "magnitude_ema_beta": "magnitude_ema_beta"}
+
+
+def stylegan3_generator_kwargs(kwargs):
+    """`GeneratorSG3` static kwargs of a StyleGAN3 Generator (networks_stylegan3)."""
+    kwargs, synthesis = _split_generator_kwargs(kwargs, "sg3", _SG3_SYNTHESIS_ARGS)
+    _required(kwargs, GENERATOR_ARGS[:5], "Generator")
+    mapping = _sub(kwargs, "mapping_kwargs", ("num_layers", "lr_multiplier", "w_avg_beta"), "Generator")
+    w_dim = kwargs["w_dim"]
+    converted = dict(
+        latent_size=kwargs["z_dim"], label_size=kwargs["c_dim"], dlatent_size=w_dim,
+        resolution=kwargs["img_resolution"], num_channels=kwargs["img_channels"],
+        mapping_layers=mapping.get("num_layers", 2), mapping_fmaps=w_dim, label_fmaps=w_dim,
+        mapping_lrmul=mapping.get("lr_multiplier", 0.01), dlatent_avg_beta=mapping.get("w_avg_beta", 0.998),
+        truncation_psi=1.0)
+    converted.update({_SG3_SYNTHESIS_ARGS[key]: value for key, value in synthesis.items()})
+    return converted
+
+
+def discriminator_kwargs(kwargs, family="ada"):
+    """The TF release's D_main static kwargs of a stylegan2-ada-pytorch Discriminator (or StyleGAN3's)."""
+    defaults = _FAMILY_DEFAULTS[family]
     _known(kwargs, DISCRIMINATOR_ARGS, "Discriminator")
     _required(kwargs, DISCRIMINATOR_ARGS[:3], "Discriminator")
     block = _sub(kwargs, "block_kwargs", ("activation", "resample_filter", "fp16_channels_last", "freeze_layers"),
@@ -180,7 +247,8 @@ def discriminator_kwargs(kwargs):
     return dict(
         label_size=c_dim, resolution=resolution, num_channels=kwargs["img_channels"],
         architecture=kwargs.get("architecture", "resnet"), fmap_base=_fmap_base(channel_base, "Discriminator"),
-        fmap_max=channel_max, num_fp16_res=kwargs.get("num_fp16_res", 0), conv_clamp=kwargs.get("conv_clamp"),
+        fmap_max=channel_max, num_fp16_res=kwargs.get("num_fp16_res", defaults["num_fp16_res"]),
+        conv_clamp=kwargs.get("conv_clamp", defaults["conv_clamp"]),
         mapping_fmaps=cmap_dim if c_dim else None, nonlinearity=activation,
         resample_kernel=list(block.get("resample_filter", [1, 3, 3, 1])),
         freeze_layers=block.get("freeze_layers", 0), mbstd_group_size=epilogue.get("mbstd_group_size", 4),
@@ -249,9 +317,11 @@ def _original_name(rules, name):
 
 
 def to_original(kind, name, value, gradient=False):
-    """(TF original name, array in its TF layout) of one PyTorch tensor of a Generator ('G') or
-    Discriminator ('D'); a gradient is moved like its variable but not shifted (`mod_bias`)."""
-    original, conversion, up_conv = _original_name(_G_RULES if kind == "G" else _D_RULES, name)
+    """(original name, array in its TF layout) of one PyTorch tensor of a Generator ('G'), StyleGAN3
+    generator ('G3') or Discriminator ('D'); a gradient is moved like its variable but not shifted
+    (`mod_bias`)."""
+    rules = {"G": _G_RULES, "G3": _SG3_G_RULES, "D": _D_RULES}[kind]
+    original, conversion, up_conv = _original_name(rules, name)
     if original is None:
         raise KeyError(name)
     if gradient and conversion == "mod_bias":
@@ -268,10 +338,10 @@ def setup_filter(kernel):
 
 def convert_tensors(stored, rules, kernel, what):
     """[(TF original name, array)] of a module's {PyTorch name: array}; refuses any other tensor."""
-    expected_filter = setup_filter(kernel)
+    expected_filter = setup_filter(kernel) if kernel is not None else None
     variables = []
     for name, value in stored.items():
-        if name.endswith("resample_filter"):
+        if name.endswith("resample_filter") and expected_filter is not None:
             if value.shape != expected_filter.shape or not np.allclose(value, expected_filter, rtol=1e-6, atol=1e-7):
                 raise PyTorchPickleError(f"{what}: {name} is not the filter its kwargs declare.")
             continue
@@ -295,9 +365,35 @@ def is_pytorch_networks(data):
     return isinstance(data, dict) and any(isinstance(data.get(key), PersistentObject) for key in ("G", "D", "G_ema"))
 
 
+_SG3_G_RULES = [
+    (r"mapping\.w_avg", "dlatent_avg", None),
+    (r"mapping\.embed\.(weight|bias)", "G_mapping/LabelEmbed/{0}", "dense"),
+    (r"mapping\.fc(\d+)\.(weight|bias)", "G_mapping/Dense{0}/{1}", "dense"),
+    (r"synthesis\.input\.weight", "G_synthesis/input/weight", "dense"),
+    (r"synthesis\.input\.affine\.(weight|bias)", "G_synthesis/input/affine/{0}", "dense"),
+    (r"synthesis\.input\.(transform|freqs|phases)", "G_synthesis/input/{0}", None),
+    (r"synthesis\.(L\d+_\d+_\d+)\.weight", "G_synthesis/{0}/weight", "conv"),
+    (r"synthesis\.(L\d+_\d+_\d+)\.(bias|magnitude_ema|up_filter|down_filter)", "G_synthesis/{0}/{1}", None),
+    (r"synthesis\.(L\d+_\d+_\d+)\.affine\.(weight|bias)", "G_synthesis/{0}/affine/{1}", "dense"),
+]
+
+
+def _generator_family(obj, trusted_sources):
+    """A Generator's family: known from its source, else told (a {sha256: family} trust), else read from
+    its structure (StyleGAN3's synthesis has an `input`; StyleGAN3's StyleGAN2 flattens synthesis kwargs)."""
+    family = source_family(obj, trusted_sources)
+    if family:
+        return family
+    synthesis = (obj.state.get("_modules") or {}).get("synthesis")
+    if isinstance(synthesis, PersistentObject) and "input" in (synthesis.state.get("_modules") or {}):
+        return "sg3"
+    return "ada" if "synthesis_kwargs" in (obj.state.get("_init_kwargs") or {}) else "sg3-stylegan2"
+
+
 def network_records(data, trusted_sources=()):
     """[(what, build function, static kwargs, [(TF original name, array)])] for G, D and Gs (= G_ema) of
-    a stylegan2-ada-pytorch pickle's dict, every module source checked first."""
+    a stylegan2-ada-pytorch or StyleGAN3 pickle's dict, every module source checked first. StyleGAN3
+    generators become `G_stylegan3` (this project's); the others the TF release's G_main / D_main."""
     entries = (("G", "G", "Generator"), ("D", "D", "Discriminator"), ("G_ema", "Gs", "Generator"))
     for key, _, class_name in entries:  # all three present and known before any is converted
         obj = data.get(key)
@@ -306,16 +402,21 @@ def network_records(data, trusted_sources=()):
                                      f"(found {type(obj).__name__}).")
         check_sources(obj, trusted_sources, key)
         if obj.class_name != class_name:
-            raise PyTorchPickleError(f"{key} is a {obj.class_name}; stylegan2-ada-pytorch's is a {class_name}.")
+            raise PyTorchPickleError(f"{key} is a {obj.class_name}; the releases' is a {class_name}.")
+    g_family = _generator_family(data["G_ema"], trusted_sources)
     records = []
     for key, what, class_name in entries:
         obj = data[key]
-        if class_name == "Generator":
-            kwargs = generator_kwargs(init_kwargs(obj, GENERATOR_ARGS))
-            records.append((what, "G_main", kwargs, generator_variables(obj, kwargs)))
-        else:
-            kwargs = discriminator_kwargs(init_kwargs(obj, DISCRIMINATOR_ARGS))
+        if class_name == "Discriminator":
+            family = source_family(obj, trusted_sources) or ("ada" if g_family == "ada" else "sg3-stylegan2")
+            kwargs = discriminator_kwargs(init_kwargs(obj, DISCRIMINATOR_ARGS), family)
             records.append((what, "D_main", kwargs, discriminator_variables(obj, kwargs)))
+        elif _generator_family(obj, trusted_sources) == "sg3":
+            kwargs = stylegan3_generator_kwargs(init_kwargs(obj, GENERATOR_ARGS))
+            records.append((what, "G_stylegan3", kwargs, convert_tensors(tensors(obj), _SG3_G_RULES, None, key)))
+        else:
+            kwargs = generator_kwargs(init_kwargs(obj, GENERATOR_ARGS), _generator_family(obj, trusted_sources))
+            records.append((what, "G_main", kwargs, generator_variables(obj, kwargs)))
     return records
 
 

@@ -58,7 +58,7 @@ def all_fixture_dirs():
     return [directory for directory in dirs if fixture_family(directory) not in PYTORCH_FAMILIES]
 
 
-PYTORCH_FAMILIES = ("ada-pytorch",)
+PYTORCH_FAMILIES = ("ada-pytorch", "stylegan3-pytorch")
 
 
 def fixture_family(directory):
@@ -67,9 +67,11 @@ def fixture_family(directory):
 
 
 def pytorch_fixture_dirs():
-    """Every fixture made by stylegan2-ada-pytorch's code: tests/fixtures/original-ada-pytorch plus the
-    directories of $STYLEGAN_FIXTURES whose meta.json names a PyTorch family."""
-    dirs = fixture_dirs("original-ada-pytorch", "STYLEGAN_FIXTURES", root=REPO_FIXTURES_DIR)
+    """Every fixture made by the PyTorch releases' code: tests/fixtures/original-ada-pytorch and
+    original-stylegan3-pytorch, plus the directories of $STYLEGAN_FIXTURES whose meta.json names a
+    PyTorch family."""
+    dirs = (fixture_dirs("original-ada-pytorch", root=REPO_FIXTURES_DIR)
+            + fixture_dirs("original-stylegan3-pytorch", "STYLEGAN_FIXTURES", root=REPO_FIXTURES_DIR))
     return [directory for directory in dirs if fixture_family(directory) in PYTORCH_FAMILIES]
 
 

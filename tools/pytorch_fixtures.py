@@ -1,11 +1,13 @@
-"""Writes parity fixtures of stylegan2-ada-pytorch (NVlabs/stylegan2-ada-pytorch): small networks built
-and pickled by the release's own code, with their outputs and gradients.
+"""Writes parity fixtures of stylegan2-ada-pytorch and StyleGAN3 (NVlabs/stylegan2-ada-pytorch,
+NVlabs/stylegan3): small networks built and pickled by the releases' own code, with their outputs and
+gradients.
 
 Run it with a Python that has torch (a separate environment; torch is never a dependency of the
 project), the release extracted at `--orig` (`git --git-dir=<mirror> archive HEAD | tar -x -C DIR`)
 and imported from there at run time; nothing of the release is copied:
 
     python tools/pytorch_fixtures.py --orig DIR --out tests/fixtures/original-ada-pytorch
+    python tools/pytorch_fixtures.py --release stylegan3 --orig DIR3 --out tests/fixtures/original-stylegan3-pytorch
 
 Each case (`CASES`) writes `network.pkl`, as the release's training loop does (a dict of `G`, `D`,
 `G_ema` deep-copied, in eval mode, without gradients, on the CPU, plus `augment_pipe` and
@@ -58,17 +60,49 @@ CASES = {
                num_fp16_res=4, conv_clamp=256, cmap_dim=16, block_kwargs=dict(fp16_channels_last=True),
                mapping_kwargs=dict(num_layers=2), epilogue_kwargs=dict(mbstd_group_size=None))),
 }
+SG3_CASES = {
+    "sg3-t-rgb64": dict(
+        description="StyleGAN3-T at 64x64 (14 layers, 2 critical, margin 10, Kaiser filters), small widths, with a "
+                    "user transform; SG3's StyleGAN2 D (orig)",
+        G_module="networks_stylegan3",
+        G=dict(z_dim=32, c_dim=0, w_dim=32, img_resolution=64, img_channels=3, mapping_kwargs=dict(num_layers=2),
+               channel_base=512, channel_max=32, magnitude_ema_beta=0.999),
+        D=dict(c_dim=0, img_resolution=64, img_channels=3, architecture="orig", channel_base=512, channel_max=32,
+               block_kwargs={}, mapping_kwargs={}, epilogue_kwargs=dict(mbstd_group_size=4))),
+    "sg3-r-cond-rgb64": dict(
+        description="StyleGAN3-R at 64x64 (1x1 convolutions, radially symmetric down filters, doubled widths), "
+                    "conditional (4 labels); SG3's StyleGAN2 D (resnet, its defaults: fp16 on 4 resolutions, "
+                    "conv_clamp 256)",
+        G_module="networks_stylegan3",
+        G=dict(z_dim=32, c_dim=4, w_dim=32, img_resolution=64, img_channels=3, mapping_kwargs=dict(num_layers=2),
+               channel_base=1024, channel_max=64, conv_kernel=1, use_radial_filters=True),
+        D=dict(c_dim=4, img_resolution=64, img_channels=3, channel_base=512, channel_max=32,
+               block_kwargs={}, mapping_kwargs={}, epilogue_kwargs=dict(mbstd_group_size=4))),
+    "sg3-stylegan2-rgb32": dict(
+        description="StyleGAN3's re-release of the StyleGAN2 networks (its NGC stylegan2-* files): synthesis "
+                    "kwargs flattened into the Generator's, fused_modconv_default 'inference_only', its defaults "
+                    "(w_avg_beta 0.998, fp16 on 4 resolutions, conv_clamp 256)",
+        G_module="networks_stylegan2",
+        G=dict(z_dim=32, c_dim=0, w_dim=32, img_resolution=32, img_channels=3, mapping_kwargs=dict(num_layers=2),
+               channel_base=1024, channel_max=32, fused_modconv_default="inference_only"),
+        D=dict(c_dim=0, img_resolution=32, img_channels=3, channel_base=1024, channel_max=32,
+               block_kwargs={}, mapping_kwargs={}, epilogue_kwargs=dict(mbstd_group_size=4))),
+}
 AUGMENT_PRESETS = {"bgc": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1,
                                contrast=1, lumaflip=1, hue=1, saturation=1)}
 PLACEHOLDER = "# module source omitted from this fixture; the release's {path} has SHA-256 {sha}\n"
 
 
-def import_release(orig):
+def import_release(orig, release):
+    """(torch, persistence, {module name: module}, augment) of the release extracted at `orig`."""
     sys.path.insert(0, os.path.abspath(orig))
+    import importlib
+
     import torch
     from torch_utils import persistence
-    from training import augment, networks
-    return torch, persistence, networks, augment
+    from training import augment
+    names = ("networks",) if release == "stylegan2-ada-pytorch" else ("networks_stylegan2", "networks_stylegan3")
+    return torch, persistence, {name: importlib.import_module(f"training.{name}") for name in names}, augment
 
 
 def perturb(torch, module, seed):
@@ -77,7 +111,15 @@ def perturb(torch, module, seed):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
-            if name.endswith("resample_filter") or name.endswith(".p") or name == "p":
+            if name.endswith(("resample_filter", "up_filter", "down_filter")) or name.endswith(".p") or name == "p":
+                continue  # designed from the kwargs: the loader rebuilds them
+            if name.endswith("magnitude_ema"):  # a positive running mean of squares
+                tensor.copy_(torch.rand([], generator=gen) * 1.5 + 0.25)
+                continue
+            if name.endswith("input.transform"):  # a user transform: rotation by 0.3 rad and a shift
+                angle = 0.3
+                tensor.copy_(torch.tensor([[np.cos(angle), -np.sin(angle), 0.1], [np.sin(angle), np.cos(angle), -0.05],
+                                           [0, 0, 1]], dtype=torch.float32))
                 continue
             noise = torch.randn(tensor.shape, generator=gen) * (0.3 if tensor.ndim <= 1 else 0.05)
             tensor.copy_(tensor + noise.to(memory_format=torch.preserve_format))
@@ -90,10 +132,12 @@ def easydicts(kwargs):
             for key, value in kwargs.items()}
 
 
-def run_case(torch, networks, augment, name, case, seed, placeholder_of):
+def run_case(torch, modules, augment, name, case, seed, placeholder_of):
     torch.manual_seed(seed)
-    G = networks.Generator(**easydicts(case["G"])).eval()
-    D = networks.Discriminator(**easydicts(case["D"])).eval()
+    g_module = modules[case.get("G_module", "networks")]
+    d_module = modules.get("networks_stylegan2", modules.get("networks"))
+    G = g_module.Generator(**easydicts(case["G"])).eval()
+    D = d_module.Discriminator(**easydicts(case["D"])).eval()
     perturb(torch, G, seed + 1)
     perturb(torch, D, seed + 2)
     G_ema = copy.deepcopy(G).eval()
@@ -129,7 +173,8 @@ def run_case(torch, networks, augment, name, case, seed, placeholder_of):
         arrays["G_images"] = G(t(z[:N_G]), t(c[:N_G]), noise_mode="const", force_fp32=True).numpy()
         for batch in (D_BATCH, N_IMG):
             arrays[f"D_scores_b{batch}"] = D(t(d_images[:batch]), t(c[:batch]), force_fp32=True).numpy()
-        uses_fp16 = any(getattr(block, "use_fp16", False) for block in G.synthesis.children())
+        # (StyleGAN3's releases compute in float32 off CUDA whatever use_fp16 says.)
+        uses_fp16 = "G_module" not in case and any(getattr(b, "use_fp16", False) for b in G.synthesis.children())
         if uses_fp16:  # the release's own fp16 outputs (CPU half precision), for the record
             arrays["G_ema_synthesis_const_fp16"] = G_ema.synthesis(t(ws_in), noise_mode="const").float().numpy()
             arrays[f"D_scores_b{D_BATCH}_fp16"] = D(t(d_images), t(c)).float().numpy()
@@ -155,7 +200,8 @@ def run_case(torch, networks, augment, name, case, seed, placeholder_of):
     snapshot = {key: (copy.deepcopy(value).eval().requires_grad_(False).cpu()
                       if isinstance(value, torch.nn.Module) else copy.deepcopy(value))
                 for key, value in data.items()}
-    meta = dict(family="ada-pytorch", preset=name, config=case["description"], seed=seed,
+    meta = dict(family="ada-pytorch" if "G_module" not in case else "stylegan3-pytorch", preset=name,
+                G_module=case.get("G_module", "networks"), config=case["description"], seed=seed,
                 n_latents=N_LATENTS, n_img=N_IMG, n_g=N_G, d_batch=D_BATCH,
                 G_init_kwargs=case["G"], D_init_kwargs=case["D"], augment=case.get("augment"),
                 augment_p=0.25 if pipe is not None else None,
@@ -167,24 +213,27 @@ def run_case(torch, networks, augment, name, case, seed, placeholder_of):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orig", required=True, help="extracted NVlabs/stylegan2-ada-pytorch")
+    parser.add_argument("--release", choices=["stylegan2-ada-pytorch", "stylegan3"], default="stylegan2-ada-pytorch")
+    parser.add_argument("--orig", required=True, help="the extracted release (stylegan2-ada-pytorch or stylegan3)")
     parser.add_argument("--out", required=True, help="the parent folder of the fixtures")
     parser.add_argument("--only", nargs="*", help="the fixtures to write (default: all)")
     args = parser.parse_args()
-    torch, persistence, networks, augment = import_release(args.orig)
+    torch, persistence, modules, augment = import_release(args.orig, args.release)
     sources, placeholders = {}, {}
-    for module, path in ((networks, "training/networks.py"), (augment, "training/augment.py")):
+    for module, path in [(module, f"training/{name}.py") for name, module in modules.items()] + [
+            (augment, "training/augment.py")]:
         source = persistence._module_to_src(module)
         sources[path] = hashlib.sha256(source.encode("utf-8")).hexdigest()
         placeholder = PLACEHOLDER.format(path=path, sha=sources[path])
         placeholders[source] = placeholder
-    for index, (name, case) in enumerate(CASES.items()):
+    cases = CASES if args.release == "stylegan2-ada-pytorch" else SG3_CASES
+    for index, (name, case) in enumerate(cases.items()):
         if args.only and name not in args.only:
             continue
         placeholder_sha = {hashlib.sha256(text.encode("utf-8")).hexdigest(): path
                            for text, path in zip(placeholders.values(), sources)}
-        snapshot, arrays, meta = run_case(torch, networks, augment, name, case, 7001 + 100 * index, placeholder_sha)
-        meta["original"] = dict(repo="github.com/NVlabs/stylegan2-ada-pytorch", source_sha256=sources)
+        snapshot, arrays, meta = run_case(torch, modules, augment, name, case, 7001 + 100 * index, placeholder_sha)
+        meta["original"] = dict(repo=f"github.com/NVlabs/{args.release}", source_sha256=sources)
         meta["runtime"] = dict(torch=torch.__version__, numpy=np.__version__, python=sys.version.split()[0],
                                pickle_protocol=pickle.DEFAULT_PROTOCOL)
         out = os.path.join(args.out, name)

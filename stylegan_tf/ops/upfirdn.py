@@ -24,8 +24,9 @@ def setup_kernel(kernel, factor=2):
     return kernel / total
 
 
-def upfirdn2d(x, kernel, up=1, down=1, pad0=0, pad1=0):
-    """The core op on x [N, H, W, C] with a 2-D kernel (NumPy), the same pads on both axes."""
+def insert_zeros_and_pad(x, up, pad0, pad1):
+    """x [N, H, W, C] upsampled by zero insertion (`up - 1` zeros after each sample on both axes),
+    then padded by pad0/pad1 on both axes (negative pads crop): the first half of `upfirdn2d`."""
     height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
     if up > 1:  # zero insertion, one axis at a time in 4-D (TFLite's builtins pad up to 4-D)
         x = tf.reshape(x, [-1, width, 1, channels])
@@ -37,6 +38,13 @@ def upfirdn2d(x, kernel, up=1, down=1, pad0=0, pad1=0):
     x = tf.pad(x, [[0, 0], [max(pad0, 0), max(pad1, 0)], [max(pad0, 0), max(pad1, 0)], [0, 0]])
     if pad0 < 0 or pad1 < 0:
         x = x[:, max(-pad0, 0):int(x.shape[1]) - max(-pad1, 0), max(-pad0, 0):int(x.shape[2]) - max(-pad1, 0)]
+    return x
+
+
+def upfirdn2d(x, kernel, up=1, down=1, pad0=0, pad1=0):
+    """The core op on x [N, H, W, C] with a 2-D kernel (NumPy), the same pads on both axes."""
+    channels = int(x.shape[3])
+    x = insert_zeros_and_pad(x, up, pad0, pad1)
     flipped = np.asarray(kernel, np.float32)[::-1, ::-1]
     depthwise = np.tile(flipped[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1])
     return tf.nn.depthwise_conv2d(x, tf.constant(depthwise, dtype=x.dtype), strides=[1, down, down, 1],

@@ -1,11 +1,13 @@
-"""Networks pickled by stylegan2-ada-pytorch's own code, read without torch, reproduce its outputs.
+"""Networks pickled by stylegan2-ada-pytorch's and StyleGAN3's own code, read without torch, reproduce
+their outputs.
 
-Every directory of tests/fixtures/original-ada-pytorch (made by `tools/pytorch_fixtures.py`) and each
-one in $STYLEGAN_FIXTURES whose meta.json names a PyTorch family is checked: mapping, truncation,
-synthesis with each noise mode, G, D at two batch sizes, every gradient, fp16 layers, and the TF
-release's format written back. The fixtures' persistent classes carry a placeholder instead of the
-release's module source (the repository must not hold it); its hash is passed as trusted, and the
-test below shows it is refused without that.
+Every directory of tests/fixtures/original-ada-pytorch and original-stylegan3-pytorch (made by
+`tools/pytorch_fixtures.py`) and each one in $STYLEGAN_FIXTURES whose meta.json names a PyTorch family
+is checked: mapping, truncation, synthesis with each noise mode, G, D at two batch sizes, every
+gradient, fp16 layers, StyleGAN3's filters, and the TF release's format written back. The fixtures'
+persistent classes carry a placeholder instead of the release's module source (the repository must
+not hold it); its hash is passed as trusted (tests/unit/test_pytorch_pickles.py shows it is refused
+without that).
 """
 
 import functools
@@ -46,13 +48,16 @@ class PyTorchFixture:
     def networks(self):
         return legacy.load_networks(self.directory / "network.pkl", trusted_sources=self.trusted)
 
+    is_stylegan3 = property(lambda self: self.meta.get("G_module") == "networks_stylegan3")
+
     def pytorch_gradients(self, kind):
         """The recorded gradients of G's or D's parameters, in the TF names and layouts."""
         prefix = f"{kind}_grads/"
+        rules = "G3" if kind == "G" and self.is_stylegan3 else kind
         result = {}
         for key, value in self.arrays.items():
             if key.startswith(prefix) and key != prefix + "input":
-                name, array = pytorch_networks.to_original(kind, key[len(prefix):], value, gradient=True)
+                name, array = pytorch_networks.to_original(rules, key[len(prefix):], value, gradient=True)
                 result[name] = array
         return result
 
@@ -68,13 +73,17 @@ def fixture(request):
 
 
 def test_fixtures_were_found():
-    assert len(FIXTURE_DIRS) >= 3, "no stylegan2-ada-pytorch fixtures in tests/fixtures/original-ada-pytorch"
+    families = [load(directory).meta["family"] for directory in FIXTURE_DIRS]
+    assert families.count("ada-pytorch") >= 3, "no fixtures in tests/fixtures/original-ada-pytorch"
+    assert families.count("stylegan3-pytorch") >= 3, "no fixtures in tests/fixtures/original-stylegan3-pytorch"
+    assert any(load(d).is_stylegan3 and load(d).meta["G_init_kwargs"].get("use_radial_filters") for d in FIXTURE_DIRS)
 
 
 def test_networks_are_rebuilt_as_the_tf_releases(fixture):
     G, D, Gs = fixture.networks
     init = fixture.meta["G_init_kwargs"]
-    assert (G.FUNC_NAME, D.FUNC_NAME, G.state_version) == ("G_main", "D_main", 5)
+    g_func = "G_stylegan3" if fixture.is_stylegan3 else "G_main"
+    assert (G.FUNC_NAME, D.FUNC_NAME, G.state_version) == (g_func, "D_main", 5)
     assert (Gs.latent_size, Gs.label_size, Gs.dlatent_size, Gs.resolution) == (
         init["z_dim"], init["c_dim"], init["w_dim"], init["img_resolution"])
     assert G.source_format == "stylegan2-ada-pytorch"
@@ -176,7 +185,8 @@ def test_written_back_in_the_tf_releases_format(fixture, tmp_path):
     path = tmp_path / "converted.pkl"
     legacy.save_networks(path, G, D, Gs)
     states = legacy.read_pickle(path)
-    assert [s.state["build_func_name"] for s in states] == ["G_main", "D_main", "G_main"]
+    g_func = "G_stylegan3" if fixture.is_stylegan3 else "G_main"
+    assert [s.state["build_func_name"] for s in states] == [g_func, "D_main", g_func]
     assert {s.state["version"] for s in states} == {5}
     G2, D2, Gs2 = legacy.load_networks(path)
     z, c = fixture.arrays["latents"][:2], fixture.labels[:2]
@@ -186,3 +196,22 @@ def test_written_back_in_the_tf_releases_format(fixture, tmp_path):
     for a, b in ((G, G2), (D, D2)):
         for name, var in legacy.original_variables(a).items():
             np.testing.assert_array_equal(legacy.original_variables(b)[name].numpy(), var.numpy(), err_msg=name)
+
+
+STYLEGAN3_DIRS = [directory for directory in FIXTURE_DIRS if load(directory).is_stylegan3]
+
+
+@pytest.mark.parametrize("directory", STYLEGAN3_DIRS, ids=lambda path: path.name)
+def test_stylegan3_filters_are_designed_as_the_release_designs_them(directory):
+    """A StyleGAN3 generator built from its kwargs alone designs the same filters (Kaiser, or jinc for
+    R's radial down filters), cutoffs and pads as the release: the stored filters match ours."""
+    fixture = load(directory)
+    _, _, Gs = fixture.networks
+    fresh = type(Gs)(name="fresh", **Gs.static_kwargs)
+    stored, designed = legacy.original_variables(Gs), legacy.original_variables(fresh)
+    assert set(stored) == set(designed)
+    filters = [name for name in stored if name.endswith("_filter")]
+    assert len(filters) >= 10 and any(len(stored[name].shape) == 2 for name in filters) == fixture.meta[
+        "G_init_kwargs"].get("use_radial_filters", False)
+    for name in filters:
+        np.testing.assert_allclose(designed[name].numpy(), stored[name].numpy(), rtol=1e-5, atol=1e-7, err_msg=name)
