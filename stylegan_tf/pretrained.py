@@ -140,6 +140,31 @@ for _release, _what in (("stylegan2-ada", "StyleGAN2-ADA (TF)"), ("stylegan2-ada
             description=f"{_what}, {_description}"))
 
 
+# StyleGAN3's networks on NVIDIA NGC (its README): the StyleGAN3 generators (T and R) and its
+# re-release of StyleGAN2, both in the PyTorch format. Names are the file names without .pkl.
+_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/{}/versions/1/files/"
+_SG3_FILES = {
+    "stylegan3": ["stylegan3-t-ffhq-1024x1024", "stylegan3-t-ffhqu-1024x1024", "stylegan3-t-ffhqu-256x256",
+                  "stylegan3-r-ffhq-1024x1024", "stylegan3-r-ffhqu-1024x1024", "stylegan3-r-ffhqu-256x256",
+                  "stylegan3-t-metfaces-1024x1024", "stylegan3-t-metfacesu-1024x1024",
+                  "stylegan3-r-metfaces-1024x1024", "stylegan3-r-metfacesu-1024x1024",
+                  "stylegan3-t-afhqv2-512x512", "stylegan3-r-afhqv2-512x512"],
+    "stylegan2": ["stylegan2-ffhq-1024x1024", "stylegan2-ffhq-512x512", "stylegan2-ffhq-256x256",
+                  "stylegan2-ffhqu-1024x1024", "stylegan2-ffhqu-256x256", "stylegan2-metfaces-1024x1024",
+                  "stylegan2-metfacesu-1024x1024", "stylegan2-afhqv2-512x512", "stylegan2-afhqcat-512x512",
+                  "stylegan2-afhqdog-512x512", "stylegan2-afhqwild-512x512", "stylegan2-brecahad-512x512",
+                  "stylegan2-cifar10-32x32", "stylegan2-celebahq-256x256", "stylegan2-lsundog-256x256"],
+}
+for _folder, _stems in _SG3_FILES.items():
+    for _stem in _stems:
+        _size = int(_stem.rsplit("x", 1)[1])
+        _kind = (f"StyleGAN3-{_stem.split('-')[1].upper()}" if _folder == "stylegan3"
+                 else "StyleGAN2 (StyleGAN3's release)")
+        register_network(PretrainedNetwork(
+            name=_stem, filename=f"{_stem}.pkl", url=_NGC.format(_folder) + f"{_stem}.pkl", image_size=(_size, _size),
+            description=f"{_kind}, {_stem.split('-')[-2]} {_size}x{_size}, PyTorch pickle"))
+
+
 def lookup(spec):
     """The registered network a name, file name or URL refers to, or None."""
     text = str(spec).strip()

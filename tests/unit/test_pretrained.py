@@ -67,7 +67,8 @@ def http_server(tmp_path):
 def test_official_networks_are_registered():
     assert list(pretrained.NETWORKS)[:5] == ["ffhq-1024", "celebahq-1024", "bedrooms-256",
                                              "cars-512x384", "cats-256"]
-    stylegan2 = [name for name in pretrained.NETWORKS if name.startswith("stylegan2-") and "-ada" not in name]
+    stylegan2 = [name for name in pretrained.NETWORKS if name.startswith("stylegan2-") and "-ada" not in name
+                 and not pretrained.NETWORKS[name].url.startswith("https://api.ngc.nvidia.com/")]
     assert len(stylegan2) == 6 + 6 + 2 + 2 + 2 + 18  # configs A-F (FFHQ, car), A and F, Table 2 grids
     f = pretrained.lookup("gdrive:networks/stylegan2-ffhq-config-f.pkl")
     assert f.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl"
@@ -96,6 +97,17 @@ def test_stylegan2_ada_networks_of_both_releases_are_registered_apart():
     assert pt_net.url == "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metfaces.pkl"
     assert pretrained.lookup(pt_net.url) is pt_net and tf_net.filename != pt_net.filename
     assert pretrained.NETWORKS["stylegan2-ada-pytorch-cifar10"].image_size == (32, 32)
+
+
+def test_stylegan3_releases_networks_are_registered():
+    ngc = [net for net in pretrained.NETWORKS.values() if net.url.startswith("https://api.ngc.nvidia.com/")]
+    assert len(ngc) == 12 + 15
+    t = pretrained.lookup("stylegan3-t-ffhqu-256x256")
+    assert t.url == ("https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+                     "stylegan3-t-ffhqu-256x256.pkl") and t.image_size == (256, 256)
+    cifar = pretrained.lookup("stylegan2-cifar10-32x32")
+    assert cifar.url.endswith("/stylegan2/versions/1/files/stylegan2-cifar10-32x32.pkl")
+    assert "StyleGAN3-R" in pretrained.lookup("stylegan3-r-afhqv2-512x512").description
 
 
 def test_paths_and_file_urls_resolve_in_place(tmp_path, monkeypatch):
