@@ -319,24 +319,25 @@ def network_from_state(obj, what="network", path="<pickle>", runtime=None):
 
 
 def _pytorch_networks(data, path, runtime, trusted_sources):
-    """(G, D, Gs) of a stylegan2-ada-pytorch pickle, rebuilt as the TF release's networks (version 5)."""
+    """(G, D, Gs) of a stylegan2-ada-pytorch or StyleGAN3 pickle, rebuilt as StyleGAN2-ADA TF release's
+    networks (version 5; StyleGAN3's generators as this project's `G_stylegan3`)."""
     try:
         records = pytorch_networks.network_records(data, trusted_sources)
     except pytorch_networks.PyTorchPickleError as error:
         raise LegacyPickleError(f"{path}: {error}") from None
     nets = []
-    for what, func_name, kwargs, variables in records:
+    for what, func_name, kwargs, variables, source in records:
         state = NetworkState({"version": GeneratorADA.STATE_VERSION, "name": what, "build_func_name": func_name,
                               "static_kwargs": kwargs, "variables": variables, "components": {}})
         net = network_from_state(state, what, path, runtime)
-        net.source_format = "stylegan2-ada-pytorch"
+        net.source_format = f"pytorch: {source}"  # which release version's code wrote it (saving writes TF's)
         nets.append(net)
     return tuple(nets)
 
 
 def load_networks(path, runtime=None, trusted_sources=()):
     """Loads `(G, D, Gs)` from a pickle of the StyleGAN, StyleGAN2 or StyleGAN2-ADA releases (TF, or
-    stylegan2-ada-pytorch's `{'G', 'D', 'G_ema'}` dict) or one of our snapshots, computing as `runtime`
+    stylegan2-ada-pytorch's and StyleGAN3's `{'G', 'D', 'G_ema'}` dict) or one of our snapshots, computing as `runtime`
     says (`networks.runtime.Runtime`, default: the reference ops in float32). `trusted_sources`: SHA-256s
     of module sources to accept besides the PyTorch releases' (`pytorch_networks.KNOWN_MODULE_SOURCES`).
 

@@ -1,4 +1,4 @@
-"""stylegan2-ada-pytorch's networks, read as the StyleGAN2-ADA TF release's (state version 5).
+"""stylegan2-ada-pytorch's and StyleGAN3's networks, read as the StyleGAN2-ADA TF release's (state version 5).
 
 The PyTorch release computes what the TF release computes, with other layouts (its own `legacy.py`
 converts one way). Here the inert `torch_pickle.PersistentObject`s of a `.pkl` become the TF
@@ -14,9 +14,15 @@ release's `Network` states, which `legacy` builds and checks like any TF pickle:
   `const` [C, 4, 4] -> [1, C, 4, 4], per-layer `noise_const` [r, r] -> `noise<i>` [1, 1, r, r],
   `mapping.w_avg` -> `dlatent_avg`; each fixed `resample_filter` buffer is checked, then dropped.
 
+StyleGAN3's files hold the same Discriminator and either its re-release of these generators (other
+defaults; the synthesis kwargs flattened into the Generator's) or its own generator, which becomes this
+project's `G_stylegan3` (`networks.stylegan3`: the same names with '/', conv and dense layouts as
+above, buffers as stored). Which one a file holds is known from its module source.
+
 Every stored tensor must be consumed and every variable of the rebuilt network assigned (by
 `legacy.network_from_state`); a persistent class whose module source is not one of the releases'
-known versions is refused unless its SHA-256 is passed in `trusted_sources`.
+known versions is refused unless its SHA-256 is passed in `trusted_sources` (its family is then read
+from its structure).
 """
 
 import re
@@ -47,7 +53,7 @@ DISCRIMINATOR_ARGS = ("c_dim", "img_resolution", "img_channels", "architecture",
 
 
 class PyTorchPickleError(ValueError):
-    """A stylegan2-ada-pytorch pickle that cannot be read as the TF release's networks."""
+    """A stylegan2-ada-pytorch / StyleGAN3 pickle that cannot be read as the TF release's networks."""
 
 
 def _trusted_family(trusted_sources, digest):
@@ -60,6 +66,12 @@ def source_family(obj, trusted_sources=()):
     """The family of the module source `obj` was pickled with (None: trusted without one)."""
     known = KNOWN_MODULE_SOURCES.get(obj.module_sha256)
     return known[1] if known else _trusted_family(trusted_sources, obj.module_sha256)
+
+
+def source_description(obj):
+    """Which release version's module source `obj` was pickled with, or the hash of a trusted other one."""
+    known = KNOWN_MODULE_SOURCES.get(obj.module_sha256)
+    return known[0] if known else f"trusted module source {obj.module_sha256}"
 
 
 def check_sources(obj, trusted_sources=(), where="G"):
@@ -391,7 +403,8 @@ def _generator_family(obj, trusted_sources):
 
 
 def network_records(data, trusted_sources=()):
-    """[(what, build function, static kwargs, [(TF original name, array)])] for G, D and Gs (= G_ema) of
+    """[(what, build function, static kwargs, [(TF original name, array)], source description)] for G, D
+    and Gs (= G_ema) of
     a stylegan2-ada-pytorch or StyleGAN3 pickle's dict, every module source checked first. StyleGAN3
     generators become `G_stylegan3` (this project's); the others the TF release's G_main / D_main."""
     entries = (("G", "G", "Generator"), ("D", "D", "Discriminator"), ("G_ema", "Gs", "Generator"))
@@ -410,13 +423,14 @@ def network_records(data, trusted_sources=()):
         if class_name == "Discriminator":
             family = source_family(obj, trusted_sources) or ("ada" if g_family == "ada" else "sg3-stylegan2")
             kwargs = discriminator_kwargs(init_kwargs(obj, DISCRIMINATOR_ARGS), family)
-            records.append((what, "D_main", kwargs, discriminator_variables(obj, kwargs)))
+            records.append((what, "D_main", kwargs, discriminator_variables(obj, kwargs), source_description(obj)))
         elif _generator_family(obj, trusted_sources) == "sg3":
             kwargs = stylegan3_generator_kwargs(init_kwargs(obj, GENERATOR_ARGS))
-            records.append((what, "G_stylegan3", kwargs, convert_tensors(tensors(obj), _SG3_G_RULES, None, key)))
+            variables = convert_tensors(tensors(obj), _SG3_G_RULES, None, key)
+            records.append((what, "G_stylegan3", kwargs, variables, source_description(obj)))
         else:
             kwargs = generator_kwargs(init_kwargs(obj, GENERATOR_ARGS), _generator_family(obj, trusted_sources))
-            records.append((what, "G_main", kwargs, generator_variables(obj, kwargs)))
+            records.append((what, "G_main", kwargs, generator_variables(obj, kwargs), source_description(obj)))
     return records
 
 

@@ -12,7 +12,8 @@ with the source of its defining module in `meta['module_src']`, which the origin
 - `_rebuild_tensor_v2` views a storage with the pickled offset, size and stride, each checked
   against the storage before anything is allocated, and copies it; `_rebuild_parameter` unwraps.
 
-`GLOBALS` is what `legacy`'s one unpickler adds to its allow-list; every other global is refused.
+`globals_for(max_tensor_bytes)` is what `legacy`'s one unpickler adds to its allow-list (per file: the
+tensor budget); every other global is refused.
 """
 
 import collections

@@ -86,7 +86,8 @@ def test_networks_are_rebuilt_as_the_tf_releases(fixture):
     assert (G.FUNC_NAME, D.FUNC_NAME, G.state_version) == (g_func, "D_main", 5)
     assert (Gs.latent_size, Gs.label_size, Gs.dlatent_size, Gs.resolution) == (
         init["z_dim"], init["c_dim"], init["w_dim"], init["img_resolution"])
-    assert G.source_format == "stylegan2-ada-pytorch"
+    # The fixtures' placeholder sources are trusted, not known: the networks record that.
+    assert G.source_format.startswith("pytorch: trusted module source ")
     np.testing.assert_array_equal(Gs.dlatent_avg.numpy(), fixture.arrays["G_ema_w_avg"])
 
 

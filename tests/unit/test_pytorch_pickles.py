@@ -110,7 +110,7 @@ def test_wrong_classes_and_missing_networks_are_named(tmp_path):
     G = TorchModule("SomethingElse", "")
     source = hashlib.sha256(b"").hexdigest()
     path = torch_network_pickle(tmp_path / "other.pkl", G=G, D=G, G_ema=G)
-    with pytest.raises(legacy.LegacyPickleError, match="G is a SomethingElse; stylegan2-ada-pytorch's is a Generator."):
+    with pytest.raises(legacy.LegacyPickleError, match="G is a SomethingElse; the releases' is a Generator."):
         legacy.load_networks(path, trusted_sources=(source,))
     G = TorchModule("Generator", "")
     path = torch_network_pickle(tmp_path / "missing.pkl", G=G, G_ema=G)
@@ -170,3 +170,13 @@ def test_the_augment_pipe_is_read_into_the_pipeline():
     data["augment_pipe"].state["_buffers"]["Hz_geom"] = data["augment_pipe"].state["_buffers"]["Hz_geom"][::-1]
     with pytest.raises(pytorch_networks.PyTorchPickleError, match="not the release's sym6 wavelet"):
         pytorch_networks.augment_settings(data, tuple(meta["placeholder_sha256"]))
+
+
+def test_a_known_module_source_is_recorded_on_the_networks(monkeypatch):
+    """A file pickled with one of the releases' sources loads without trust and says which version."""
+    meta = json.loads((FIXTURE / "meta.json").read_text())
+    placeholder = next(digest for digest, path in meta["placeholder_sha256"].items() if path.endswith("networks.py"))
+    release = pytorch_networks.KNOWN_MODULE_SOURCES["53b4e1ec457171d4e2c1454d48013765ab626141c35cdd383b020950effe11a5"]
+    monkeypatch.setitem(pytorch_networks.KNOWN_MODULE_SOURCES, placeholder, release)
+    G, _, _ = legacy.load_networks(FIXTURE / "network.pkl")
+    assert G.source_format == "pytorch: stylegan2-ada-pytorch training/networks.py (commit 375a436, 2021-01-30)"
