@@ -270,10 +270,12 @@ def discriminator_kwargs(kwargs, family="ada"):
 # (PyTorch name pattern, TF original name template, conversion). Conversions: "conv" [O, I, k, k] ->
 # [k, k, I, O]; "conv_flip" the same, spatially flipped (PyTorch convolves where TF transposes);
 # "dense" transposed; "mod_bias" minus the bias_init of 1; "const" and "noise" to NCHW batch-1 arrays.
-_G_RULES = [
+_MAPPING_RULES = [  # a generator's mapping (both releases' generators)
     (r"mapping\.w_avg", "dlatent_avg", None),
     (r"mapping\.embed\.(weight|bias)", "G_mapping/LabelEmbed/{0}", "dense"),
     (r"mapping\.fc(\d+)\.(weight|bias)", "G_mapping/Dense{0}/{1}", "dense"),
+]
+_G_RULES = _MAPPING_RULES + [
     (r"synthesis\.b4\.const", "G_synthesis/4x4/Const/const", "const"),
     (r"synthesis\.b(\d+)\.(conv0|conv1|torgb)\.(weight|bias|noise_strength)", "G_synthesis/{layer}/{2}", "conv_up"),
     (r"synthesis\.b(\d+)\.(conv0|conv1|torgb)\.affine\.weight", "G_synthesis/{layer}/mod_weight", "dense"),
@@ -377,10 +379,7 @@ def is_pytorch_networks(data):
     return isinstance(data, dict) and any(isinstance(data.get(key), PersistentObject) for key in ("G", "D", "G_ema"))
 
 
-_SG3_G_RULES = [
-    (r"mapping\.w_avg", "dlatent_avg", None),
-    (r"mapping\.embed\.(weight|bias)", "G_mapping/LabelEmbed/{0}", "dense"),
-    (r"mapping\.fc(\d+)\.(weight|bias)", "G_mapping/Dense{0}/{1}", "dense"),
+_SG3_G_RULES = _MAPPING_RULES + [
     (r"synthesis\.input\.weight", "G_synthesis/input/weight", "dense"),
     (r"synthesis\.input\.affine\.(weight|bias)", "G_synthesis/input/affine/{0}", "dense"),
     (r"synthesis\.input\.(transform|freqs|phases)", "G_synthesis/input/{0}", None),
