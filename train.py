@@ -78,6 +78,7 @@ flags.DEFINE_float("gamma", None, "R1 regularization weight (D_logistic_r1's gam
 flags.DEFINE_string("resume", None, "Snapshot .pkl, run directory or run id (under --outdir) to "
                     "continue from, or an original .pkl, registered name (e.g. ffhq-1024) or URL to start "
                     "from (transfer learning).")
+cli.define_trusted_source_flag(flags)
 flags.DEFINE_bool("resume_without_state", False, "Resume the networks of a snapshot but not its "
                   "-state.npz (fresh optimizers; progress from the file name or --resume_kimg).")
 flags.DEFINE_float("resume_kimg", None, "Progress to assume when resuming (default: from the "
@@ -137,6 +138,8 @@ def resolve_from_flags():
         config.D_loss.kwargs[key] = FLAGS.gamma
     if FLAGS.resume_without_state:
         config.resume_state = False
+    if FLAGS.trusted_source:
+        config.resume_trusted_sources = list(cli.trusted_sources_from_flags(FLAGS))
     apply_augment_flags(config)
     if FLAGS.freezed is not None:
         config.D_freeze_layers = FLAGS.freezed

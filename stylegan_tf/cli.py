@@ -111,10 +111,16 @@ def define_network_flag(flags_module, default=None, extra=""):
     flags_module.DEFINE_string(
         "network", default, "Network: a registered name (e.g. ffhq-1024, stylegan2-ffhq-config-f), a pickle file, a "
         "training run directory or run id (its latest snapshot), or a URL." + extra)
+    define_trusted_source_flag(flags_module)
+
+
+def define_trusted_source_flag(flags_module):
+    """`--trusted_source`: module sources of PyTorch pickles to accept besides the releases'."""
     flags_module.DEFINE_multi_string(
-        "trusted_source", [], "stylegan2-ada-pytorch pickles: also accept persistent classes whose module source "
-        "has this SHA-256 (the refusal of a fork's file names it). The source is never run; the networks are "
-        "rebuilt as the release's, so accept only a fork that computes what the release computes. Repeatable.")
+        "trusted_source", [], "stylegan2-ada-pytorch / StyleGAN3 pickles: also accept persistent classes whose "
+        "module source has this SHA-256 (the refusal of a fork's file names it). The source is never run; the "
+        "networks are rebuilt as the release's, so accept only a fork that computes what the release computes. "
+        "Repeatable.")
 
 
 def trusted_sources_from_flags(flag_values):

@@ -74,11 +74,12 @@ class ResumeInputs:
     state: tuple = None  # (arrays, meta) of the state file, or None
 
 
-def read_networks(pkl, log):
+def read_networks(pkl, log, trusted_sources=()):
     """(G, D, Gs) of the pickle to resume from; removes what killed snapshot writes left in its folder.
-    Networks holding non-finite values (a diverged run's) are refused."""
+    Networks holding non-finite values (a diverged run's) are refused. `trusted_sources`: as
+    `legacy.load_networks`'."""
     log(f'Loading networks from "{pkl}"...')
-    networks = legacy.load_networks(pkl)
+    networks = legacy.load_networks(pkl, trusted_sources=tuple(trusted_sources))
     for net, what in zip(networks, ("G", "D", "Gs")):
         bad = [name for name, variable in net.original_variables().items()
                if not np.all(np.isfinite(variable.numpy()))]
@@ -94,7 +95,7 @@ def read_networks(pkl, log):
 
 def read_resume(pkl, config, log):
     """The networks (`read_networks`) and, when used, the training state beside `pkl`."""
-    networks = read_networks(pkl, log)
+    networks = read_networks(pkl, log, config.resume_trusted_sources)
     state_file = state_path(pkl)
     state = read_training_state(state_file) if os.path.isfile(state_file) and config.resume_state else None
     return ResumeInputs(networks, state)

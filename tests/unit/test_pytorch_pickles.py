@@ -180,3 +180,20 @@ def test_a_known_module_source_is_recorded_on_the_networks(monkeypatch):
     monkeypatch.setitem(pytorch_networks.KNOWN_MODULE_SOURCES, placeholder, release)
     G, _, _ = legacy.load_networks(FIXTURE / "network.pkl")
     assert G.source_format == "pytorch: stylegan2-ada-pytorch training/networks.py (commit 375a436, 2021-01-30)"
+
+
+def test_training_resumes_from_a_pytorch_pickle_only_with_its_source_trusted():
+    """train.py --resume reads these files through the same loader; --trusted_source reaches it through
+    the config (resume_trusted_sources), which refuses anything but SHA-256s."""
+    from stylegan_tf.training import config as config_lib
+    from stylegan_tf.training import resume
+    config = config_lib.resolve_config("demo-ada")
+    with pytest.raises(legacy.LegacyPickleError, match="not one of the releases'"):
+        resume.read_resume(str(FIXTURE / "network.pkl"), config, lambda *a, **k: None)
+    config.resume_trusted_sources = list(json.loads((FIXTURE / "meta.json").read_text())["placeholder_sha256"])
+    config.validate()
+    inputs = resume.read_resume(str(FIXTURE / "network.pkl"), config, lambda *a, **k: None)
+    assert [net.FUNC_NAME for net in inputs.networks] == ["G_main", "D_main", "G_main"] and inputs.state is None
+    config.resume_trusted_sources = ["not a hash"]
+    with pytest.raises(ValueError, match="resume_trusted_sources must be a list of SHA-256s"):
+        config.validate()

@@ -119,6 +119,8 @@ class TrainConfig:
             or from its file name, else 0).
         resume_time: seconds added to the reported time when resuming (None = from the state).
         resume_state: also restore the optimizers, progress and ADA's p from the snapshot's state file.
+        resume_trusted_sources: SHA-256s of PyTorch pickles' module sources to accept besides the
+            releases' (`legacy.load_networks`' trusted_sources; train.py's --trusted_source).
         augment: StyleGAN2-ADA's augmentation of D's inputs (AugmentConfig).
         D_freeze_layers: StyleGAN2-ADA's Freeze-D (`--freezed`): D's first N layers from the input
             side are not trained (D_stylegan2 or D_main; D_main records N as its `freeze_layers`).
@@ -177,6 +179,7 @@ class TrainConfig:
     resume_kimg: Optional[float] = None
     resume_time: Optional[float] = None
     resume_state: bool = True
+    resume_trusted_sources: List[str] = dataclasses.field(default_factory=list)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     D_freeze_layers: int = 0
 
@@ -193,6 +196,11 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         if self.num_fp16_res < 0:
             raise ValueError(f"num_fp16_res must be >= 0, got {self.num_fp16_res}.")
+        sources = self.resume_trusted_sources
+        if not isinstance(sources, list) or not all(
+                isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) for value in sources):
+            raise ValueError(f"resume_trusted_sources must be a list of SHA-256s (64 lowercase hexadecimal digits), "
+                             f"got {sources!r}.")
         if self.conv_clamp is not None and not self.conv_clamp > 0:
             raise ValueError(f"conv_clamp must be positive or None, got {self.conv_clamp}.")
         if self.loop not in LOOPS:
