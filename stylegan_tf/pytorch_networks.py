@@ -21,8 +21,8 @@ above, buffers as stored). Which one a file holds is known from its module sourc
 
 Every stored tensor must be consumed and every variable of the rebuilt network assigned (by
 `legacy.network_from_state`); a persistent class whose module source is not one of the releases'
-known versions is refused unless its SHA-256 is passed in `trusted_sources` (its family is then read
-from its structure).
+known versions is refused unless its SHA-256 is passed in `trusted_sources` (which of the releases'
+classes it stands for is then read from its structure).
 """
 
 import re
@@ -56,16 +56,10 @@ class PyTorchPickleError(ValueError):
     """A stylegan2-ada-pytorch / StyleGAN3 pickle that cannot be read as the TF release's networks."""
 
 
-def _trusted_family(trusted_sources, digest):
-    """A trusted source's family: `trusted_sources` is a sequence of SHA-256s (the family is then guessed
-    from the class) or a {sha256: family} mapping."""
-    return trusted_sources.get(digest) if isinstance(trusted_sources, dict) else None
-
-
-def source_family(obj, trusted_sources=()):
-    """The family of the module source `obj` was pickled with (None: trusted without one)."""
+def source_family(obj):
+    """The family of the release module source `obj` was pickled with (None: a trusted other source)."""
     known = KNOWN_MODULE_SOURCES.get(obj.module_sha256)
-    return known[1] if known else _trusted_family(trusted_sources, obj.module_sha256)
+    return known[1] if known else None
 
 
 def source_description(obj):
@@ -389,10 +383,10 @@ _SG3_G_RULES = _MAPPING_RULES + [
 ]
 
 
-def _generator_family(obj, trusted_sources):
-    """A Generator's family: known from its source, else told (a {sha256: family} trust), else read from
-    its structure (StyleGAN3's synthesis has an `input`; StyleGAN3's StyleGAN2 flattens synthesis kwargs)."""
-    family = source_family(obj, trusted_sources)
+def _generator_family(obj):
+    """A Generator's family: known from its source, else read from its structure (StyleGAN3's synthesis
+    has an `input`; StyleGAN3's StyleGAN2 flattens the synthesis kwargs)."""
+    family = source_family(obj)
     if family:
         return family
     synthesis = (obj.state.get("_modules") or {}).get("synthesis")
@@ -415,20 +409,20 @@ def network_records(data, trusted_sources=()):
         check_sources(obj, trusted_sources, key)
         if obj.class_name != class_name:
             raise PyTorchPickleError(f"{key} is a {obj.class_name}; the releases' is a {class_name}.")
-    g_family = _generator_family(data["G_ema"], trusted_sources)
+    families = {key: _generator_family(data[key]) for key in ("G", "G_ema")}
     records = []
     for key, what, class_name in entries:
         obj = data[key]
         if class_name == "Discriminator":
-            family = source_family(obj, trusted_sources) or ("ada" if g_family == "ada" else "sg3-stylegan2")
+            family = source_family(obj) or ("ada" if families["G_ema"] == "ada" else "sg3-stylegan2")
             kwargs = discriminator_kwargs(init_kwargs(obj, DISCRIMINATOR_ARGS), family)
             records.append((what, "D_main", kwargs, discriminator_variables(obj, kwargs), source_description(obj)))
-        elif _generator_family(obj, trusted_sources) == "sg3":
+        elif families[key] == "sg3":
             kwargs = stylegan3_generator_kwargs(init_kwargs(obj, GENERATOR_ARGS))
             variables = convert_tensors(tensors(obj), _SG3_G_RULES, None, key)
             records.append((what, "G_stylegan3", kwargs, variables, source_description(obj)))
         else:
-            kwargs = generator_kwargs(init_kwargs(obj, GENERATOR_ARGS), _generator_family(obj, trusted_sources))
+            kwargs = generator_kwargs(init_kwargs(obj, GENERATOR_ARGS), families[key])
             records.append((what, "G_main", kwargs, generator_variables(obj, kwargs), source_description(obj)))
     return records
 
