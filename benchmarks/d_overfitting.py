@@ -14,7 +14,6 @@ import os
 import sys
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -41,7 +40,6 @@ def _scores(D, batches):
 
 def main(argv):
     reals = _reals(FLAGS.dataset_dir)
-    count = sum(int(images.shape[0]) for images, _ in reals)
     print(f"{'snapshot':<32} {'sign_real':>9} {'real':>8} {'fake':>8} {'margin':>8}")
     for path in argv[1:]:
         G, D, _ = legacy.load_networks(path)
@@ -51,11 +49,9 @@ def main(argv):
             latents = rng.standard_normal([int(images.shape[0]), G.latent_size]).astype(np.float32)
             fakes.append((G(latents, labels, is_training=False), labels))
         real, fake = _scores(D, reals), _scores(D, fakes)
-        assert real.size == fake.size == count
         print(f"{os.path.basename(path):<32} {np.mean(np.sign(real)):9.3f} {real.mean():8.3f} {fake.mean():8.3f} "
               f"{real.mean() - fake.mean():8.3f}", flush=True)
 
 
 if __name__ == "__main__":
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     app.run(main)

@@ -13,12 +13,12 @@ OUT=${1:-results/small_data_ada}
 KIMG=${KIMG:-48}
 TICKS=${TICKS:-1}
 RES=${RES:-64}
-# At 64x64 demo-ada's networks are narrowed to fmap_max 64 and gamma follows the release's heuristic for 64x64.
-if [ "$RES" = 64 ]; then
-  WIDTH=(--set=D_loss.kwargs.gamma=0.0256 --set=G_args.fmap_max=64 --set=D_args.fmap_max=64)
-else
-  WIDTH=(--set=D_loss.kwargs.gamma="$(python3 -c "print(0.0002 * $RES ** 2 / 32)")")
-fi
+# gamma by the release's heuristic for RES, as demo-ada's config computes it; at 64x64 the networks are narrowed to
+# fmap_max 64.
+GAMMA=$(.venv/bin/python -c "import sys; from stylegan_tf.training.config.presets import demo_ada_config
+print(demo_ada_config(int(sys.argv[1])).D_loss.kwargs['gamma'])" "$RES" 2>/dev/null)
+WIDTH=(--gamma="$GAMMA")
+if [ "$RES" = 64 ]; then WIDTH+=(--set=G_args.fmap_max=64 --set=D_args.fmap_max=64); fi
 mkdir -p "$OUT"
 # Writes the dataset once, before the two runs start (they would both try to).
 .venv/bin/python -c "import sys; from stylegan_tf.dataset import demo
